@@ -1,0 +1,41 @@
+// Command berth is the berth container engine: one binary that is the CLI,
+// the OCI runtime ("berth runtime") and, hidden, the container init.
+//
+// This file only dispatches argv.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/runtimecli"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		runtime.Init() // never returns
+	}
+	root := &cobra.Command{
+		Use:           "berth",
+		Short:         "berth: containers, images and builds in one binary",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetVersionTemplate("berth version {{.Version}}\n")
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(runtimecli.Command())
+	if err := root.Execute(); err != nil {
+		code, reported := runtimecli.ExitCode(err)
+		if !reported {
+			fmt.Fprintln(os.Stderr, "berth:", err)
+		}
+		os.Exit(code)
+	}
+}

@@ -1,0 +1,94 @@
+// Runs before the Go runtime starts any thread, so setns into user and mount
+// namespaces works. Does nothing unless berth's spawn code set _BERTH_NSJOIN.
+//
+// _BERTH_NSJOIN    "fd:flag,fd:flag,..."  namespaces to join, in order
+// _BERTH_UNSHARE   flags to unshare after joining (may include CLONE_NEWUSER,
+//                  in which case the parent is asked to write the id maps)
+// _BERTH_SYNC_FD   the sync socket, for errors and the id-map handshake
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int sync_fd = -1;
+
+static void fail(const char *what, int err) {
+	char buf[512];
+	int n = snprintf(buf, sizeof(buf), "{\"type\":\"error\",\"error\":\"%s: %s\"}\n", what, strerror(err));
+	if (sync_fd >= 0 && n > 0) {
+		ssize_t w = write(sync_fd, buf, (size_t)n);
+		(void)w;
+	} else {
+		fprintf(stderr, "berth init: %s: %s\n", what, strerror(err));
+	}
+	_exit(1);
+}
+
+static void wait_idmap(void) {
+	const char *msg = "{\"type\":\"idmap\"}\n";
+	if (write(sync_fd, msg, strlen(msg)) < 0)
+		fail("request id mappings", errno);
+	char c;
+	for (;;) {
+		ssize_t n = read(sync_fd, &c, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			fail("wait for id mappings", n < 0 ? errno : EPIPE);
+		if (c == '\n')
+			return;
+	}
+}
+
+static const char *ns_name(int flag) {
+	switch (flag) {
+	case CLONE_NEWUSER: return "join user namespace";
+	case CLONE_NEWNS: return "join mount namespace";
+	case CLONE_NEWNET: return "join network namespace";
+	case CLONE_NEWIPC: return "join ipc namespace";
+	case CLONE_NEWUTS: return "join uts namespace";
+	case CLONE_NEWCGROUP: return "join cgroup namespace";
+	case CLONE_NEWPID: return "join pid namespace";
+	default: return "join namespace";
+	}
+}
+
+__attribute__((constructor)) static void berth_nsenter(void) {
+	const char *join = getenv("_BERTH_NSJOIN");
+	if (join == NULL)
+		return;
+	const char *s = getenv("_BERTH_SYNC_FD");
+	if (s != NULL)
+		sync_fd = atoi(s);
+	const char *p = join;
+	while (*p) {
+		char *end;
+		long fd = strtol(p, &end, 10);
+		if (*end != ':')
+			fail("bad _BERTH_NSJOIN", EINVAL);
+		long flag = strtol(end + 1, &end, 10);
+		if (setns((int)fd, (int)flag) < 0)
+			fail(ns_name((int)flag), errno);
+		close((int)fd);
+		if (*end == ',')
+			end++;
+		p = end;
+	}
+	const char *u = getenv("_BERTH_UNSHARE");
+	if (u != NULL) {
+		long flags = strtol(u, NULL, 10);
+		if (flags & CLONE_NEWUSER) {
+			if (unshare(CLONE_NEWUSER) < 0)
+				fail("unshare user namespace", errno);
+			wait_idmap();
+			flags &= ~CLONE_NEWUSER;
+		}
+		if (flags != 0 && unshare((int)flags) < 0)
+			fail("unshare namespaces", errno);
+	}
+	unsetenv("_BERTH_NSJOIN");
+	unsetenv("_BERTH_UNSHARE");
+}

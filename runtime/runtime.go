@@ -1,0 +1,558 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/errdefs"
+)
+
+// Runtime manages the containers whose state lives under Root.
+type Runtime struct {
+	// Root holds one directory of state per container (runc's --root).
+	Root string
+	// Warn receives what a caller should log but not fail on (a failing
+	// poststart or poststop hook). Nil drops it.
+	Warn func(msg string)
+}
+
+// New returns a Runtime keeping state under root.
+func New(root string) *Runtime { return &Runtime{Root: root} }
+
+func (r *Runtime) warn(format string, args ...any) {
+	if r.Warn != nil {
+		r.Warn(fmt.Sprintf(format, args...))
+	}
+}
+
+// CreateOpts are the inputs of Create beyond the bundle.
+type CreateOpts struct {
+	ID            string
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string // path of a unix socket to send the pty master to
+	NoPivot       bool
+	NoNewKeyring  bool
+	PreserveFDs   int         // pass fds 3 .. 3+PreserveFDs-1 to the container
+	Stdio         [3]*os.File // nil entries inherit the caller's
+}
+
+// Process is a container process started by this process (a container's init
+// or an exec'd process): it can be waited for.
+type Process struct {
+	Pid     int
+	process *os.Process
+}
+
+// Signal sends sig to the process.
+func (c *Process) Signal(sig os.Signal) error { return c.process.Signal(sig) }
+
+// Wait waits for the process and returns its exit status: the exit code, or
+// 128+N when killed by signal N.
+func (c *Process) Wait() (int, error) {
+	st, err := c.process.Wait()
+	if err != nil {
+		return -1, err
+	}
+	return ExitStatus(st.Sys().(syscall.WaitStatus)), nil
+}
+
+// LoadSpec reads and checks <bundle>/config.json.
+func LoadSpec(bundle string) (*specs.Spec, error) {
+	f, err := os.Open(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("bundle %s: config.json not found: %w", bundle, errdefs.ErrInvalidArgument)
+		}
+		return nil, fmt.Errorf("bundle %s: %w", bundle, err)
+	}
+	defer f.Close()
+	var spec specs.Spec
+	dec := json.NewDecoder(f)
+	if err := dec.Decode(&spec); err != nil {
+		return nil, fmt.Errorf("%s/config.json: malformed JSON: %v: %w", bundle, err, errdefs.ErrInvalidArgument)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%s/config.json: trailing data after the JSON object: %w", bundle, errdefs.ErrInvalidArgument)
+	}
+	return &spec, nil
+}
+
+// Create sets up the container described by the bundle and leaves its init
+// process waiting for Start.
+func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
+	if err := checkID(o.ID); err != nil {
+		return nil, err
+	}
+	tr("create start")
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := LoadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	rootfs, err := validateSpec(spec, bundle)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Process == nil {
+		return nil, fmt.Errorf("config.json: process is required to create a container: %w", errdefs.ErrInvalidArgument)
+	}
+	if spec.Process.Terminal && o.ConsoleSocket == "" {
+		return nil, fmt.Errorf("process.terminal is true: use --console-socket to receive the pty master: %w", errdefs.ErrInvalidArgument)
+	}
+	if !spec.Process.Terminal && o.ConsoleSocket != "" {
+		return nil, fmt.Errorf("--console-socket given but process.terminal is false: %w", errdefs.ErrInvalidArgument)
+	}
+
+	if err := os.MkdirAll(r.Root, 0o700); err != nil {
+		return nil, fmt.Errorf("state root %s: %w", r.Root, err)
+	}
+	dir := r.dir(o.ID)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container %q: %w", o.ID, errdefs.ErrAlreadyExists)
+		}
+		return nil, fmt.Errorf("container %q: %w", o.ID, err)
+	}
+	var cg cgroupHandle
+	var ch *child
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		if ch != nil {
+			ch.kill()
+		}
+		if cg != nil {
+			_ = cg.Destroy()
+		}
+		_ = os.RemoveAll(dir)
+	}()
+
+	fifo := filepath.Join(dir, fifoName)
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+
+	var extra []*os.File
+	for fd := 3; fd < 3+o.PreserveFDs; fd++ {
+		extra = append(extra, os.NewFile(uintptr(fd), "preserved-"+strconv.Itoa(fd)))
+	}
+	consoleFd := 0
+	if o.ConsoleSocket != "" {
+		conn, err := dialConsoleSocket(o.ConsoleSocket)
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		consoleFd = 3 + len(extra)
+		extra = append(extra, conn)
+	}
+
+	res := withDefaultDeviceRules(spec)
+	cg, err = newCgroup(spec.Linux.CgroupsPath, o.ID, res)
+	if err != nil {
+		return nil, err
+	}
+	ch, err = spawn(&spawnOpts{
+		namespaces: spec.Linux.Namespaces,
+		uidMaps:    spec.Linux.UIDMappings,
+		gidMaps:    spec.Linux.GIDMappings,
+		stdio:      o.Stdio,
+		extraFiles: extra,
+		setsid:     true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	tr("spawned")
+	if err := cg.Apply(ch.pid); err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	// The init process sets up the rootfs while this one sets limits and
+	// writes the state: it needs only to be in its cgroup first (for its
+	// cgroup namespace). It waits at the exec FIFO until Start in any case.
+	cfg := &initConfig{
+		ID: o.ID, Spec: spec, Process: spec.Process, Rootfs: rootfs, Bundle: bundle,
+		FifoPath: fifo, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
+		ConsoleFd: consoleFd, PreserveFDs: o.PreserveFDs, CgroupPaths: cg.Paths(),
+		Pid:         ch.pid,
+		ParentHooks: spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still in the spec
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		switch ns.Type {
+		case specs.CgroupNamespace:
+			cfg.NewCgroupNS = ns.Path == ""
+		case specs.TimeNamespace:
+			cfg.NewTimeNS = ns.Path == ""
+		case specs.UserNamespace:
+			cfg.InUserNS = true
+		case specs.NetworkNamespace:
+			cfg.NewNetNS = ns.Path == ""
+		case specs.PIDNamespace:
+			cfg.ContainerPid1 = ns.Path == ""
+		}
+	}
+	tr("sent")
+	if err := ch.send(cfg); err != nil {
+		return nil, fmt.Errorf("init process: %w", ch.exitError(err))
+	}
+	if err := cg.Set(res); err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	if spec.Process.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/"+strconv.Itoa(ch.pid)+"/oom_score_adj", []byte(strconv.Itoa(*spec.Process.OOMScoreAdj)), 0); err != nil {
+			return nil, fmt.Errorf("process.oomScoreAdj %d: %w", *spec.Process.OOMScoreAdj, err)
+		}
+	}
+	tr("cgroup set")
+	pidStart, _, err := processStartTime(ch.pid)
+	if err != nil {
+		return nil, fmt.Errorf("init process: %w", err)
+	}
+	owner := ""
+	if u, err := user.Current(); err == nil {
+		owner = u.Username
+	}
+	rec := &record{
+		ID: o.ID, Bundle: bundle, Rootfs: rootfs, Pid: ch.pid, PidStart: pidStart,
+		Created: time.Now().UTC(), Owner: owner, CgroupPaths: cg.Paths(), Spec: spec,
+	}
+	if err := r.save(rec); err != nil {
+		return nil, err
+	}
+
+	tr("saved")
+	for {
+		m, err := ch.recv()
+		if err != nil {
+			return nil, fmt.Errorf("init process: %w", ch.exitError(err))
+		}
+		switch m.Type {
+		case msgError:
+			return nil, errors.New(m.Error)
+		case msgHooks:
+			st := specs.State{Version: specs.Version, ID: o.ID, Status: StatusCreating, Pid: ch.pid, Bundle: bundle, Annotations: spec.Annotations}
+			if err := runHooks("prestart", spec.Hooks.Prestart, &st); err != nil { //nolint:staticcheck
+				return nil, err
+			}
+			if err := runHooks("createRuntime", spec.Hooks.CreateRuntime, &st); err != nil {
+				return nil, err
+			}
+			if err := ch.send(syncMsg{Type: msgOK}); err != nil {
+				return nil, fmt.Errorf("init process: %w", err)
+			}
+		case msgReady:
+			tr("ready")
+			ch.conn.Close()
+					if o.PidFile != "" {
+				if err := writePidFile(o.PidFile, ch.pid); err != nil {
+					return nil, err
+				}
+			}
+			return &Process{Pid: ch.pid, process: ch.cmd.Process}, nil
+		default:
+			return nil, fmt.Errorf("init process: unexpected message %q", m.Type)
+		}
+	}
+}
+
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("pid file %s: %w", path, err)
+	}
+	return nil
+}
+
+// Start runs the user process of a created container.
+func (r *Runtime) Start(id string) error {
+	rec, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	switch st := r.status(rec); st {
+	case StatusCreated:
+	case StatusStopped:
+		return fmt.Errorf("container %q: cannot start a container that has stopped: %w", id, errdefs.ErrConflict)
+	default:
+		return fmt.Errorf("container %q: cannot start a container that is %s: %w", id, st, errdefs.ErrConflict)
+	}
+	tr("start")
+	fifo := filepath.Join(r.dir(id), fifoName)
+	data, err := readFifo(fifo, rec)
+	tr("fifo read")
+	if err != nil {
+		return fmt.Errorf("container %q: %w", id, err)
+	}
+	_ = os.Remove(fifo)
+	if len(data) == 0 {
+		return fmt.Errorf("container %q: cannot start an already running container: %w", id, errdefs.ErrConflict)
+	}
+	if len(data) > 1 {
+		// The init process wrote why it failed after it was released.
+		return fmt.Errorf("container %q: %s", id, data[1:])
+	}
+	if rec.Spec.Hooks != nil {
+		st := r.stateOf(rec).State
+		if err := runHooks("poststart", rec.Spec.Hooks.Poststart, &st); err != nil {
+			r.warn("container %q: %v", id, err)
+		}
+	}
+	return nil
+}
+
+// readFifo opens the exec FIFO, which releases the init process, and reads
+// until it execs the user process (or writes why it could not).
+func readFifo(path string, rec *record) ([]byte, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		f, err := os.OpenFile(path, os.O_RDONLY, 0)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer f.Close()
+		b, err := io.ReadAll(f)
+		done <- result{b, err}
+	}()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case res := <-done:
+			return res.data, res.err
+		case <-tick.C:
+			if !processAlive(rec.Pid, rec.PidStart) {
+				// Unblock the opener if the writer never came.
+				if f, err := os.OpenFile(path, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+					f.Close()
+				}
+				<-done
+				return nil, errors.New("init process exited before start")
+			}
+		}
+	}
+}
+
+// State returns the runtime-spec state of a container.
+func (r *Runtime) State(id string) (*State, error) {
+	rec, err := r.load(id)
+	if err != nil {
+		return nil, err
+	}
+	return r.stateOf(rec), nil
+}
+
+// List returns the state of every container under Root.
+func (r *Runtime) List() ([]*State, error) {
+	entries, err := os.ReadDir(r.Root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*State
+	for _, e := range entries {
+		if !e.IsDir() || checkID(e.Name()) != nil {
+			continue
+		}
+		rec, err := r.load(e.Name())
+		if err != nil {
+			continue // a container being created or deleted right now
+		}
+		out = append(out, r.stateOf(rec))
+	}
+	return out, nil
+}
+
+// Kill sends sig to the container's init process, or with all to every
+// process in its cgroup.
+func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
+	rec, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	if st := r.status(rec); st == StatusStopped {
+		return fmt.Errorf("container %q is not running: %w", id, errdefs.ErrConflict)
+	}
+	if all {
+		cg, err := loadCgroup(rec)
+		if err != nil {
+			return err
+		}
+		pids, err := cg.Pids()
+		if err != nil {
+			return err
+		}
+		for _, p := range pids {
+			_ = unix.Kill(p, sig)
+		}
+		return nil
+	}
+	if err := signalProcess(rec.Pid, rec.PidStart, sig); err != nil {
+		return fmt.Errorf("container %q: %w", id, err)
+	}
+	return nil
+}
+
+// Delete removes a stopped (or, with force, any) container: its processes,
+// cgroup and state, then runs the poststop hooks.
+func (r *Runtime) Delete(id string, force bool) error {
+	rec, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	switch st := r.status(rec); st {
+	case StatusStopped:
+	case StatusCreated:
+		// A created container has not run user code: delete it as runc does.
+		r.killAndWait(rec)
+	default:
+		if !force {
+			return fmt.Errorf("container %q is %s: stop it first or use --force: %w", id, st, errdefs.ErrConflict)
+		}
+		r.killAndWait(rec)
+	}
+	tr("delete")
+	if cg, err := loadCgroup(rec); err == nil {
+		if err := cg.Destroy(); err != nil {
+			return fmt.Errorf("container %q: remove cgroup: %w", id, err)
+		}
+	}
+	tr("cgroup destroyed")
+	if err := os.RemoveAll(r.dir(id)); err != nil {
+		return fmt.Errorf("container %q: remove state: %w", id, err)
+	}
+	tr("deleted")
+	if rec.Spec.Hooks != nil && len(rec.Spec.Hooks.Poststop) > 0 {
+		st := specs.State{Version: specs.Version, ID: id, Status: StatusStopped, Bundle: rec.Bundle, Annotations: rec.Spec.Annotations}
+		if err := runHooks("poststop", rec.Spec.Hooks.Poststop, &st); err != nil {
+			r.warn("container %q: %v", id, err)
+		}
+	}
+	return nil
+}
+
+// killAndWait kills every process of the container and waits (bounded) for
+// the init process to be gone.
+func (r *Runtime) killAndWait(rec *record) {
+	if cg, err := loadCgroup(rec); err == nil {
+		if frozen, _ := cg.Frozen(); frozen {
+			_ = cg.Thaw()
+		}
+		if pids, err := cg.Pids(); err == nil {
+			for _, p := range pids {
+				_ = unix.Kill(p, unix.SIGKILL)
+			}
+		}
+	}
+	_ = signalProcess(rec.Pid, rec.PidStart, unix.SIGKILL)
+	for i := 0; i < 500 && processAlive(rec.Pid, rec.PidStart); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Pause freezes every process of the container.
+func (r *Runtime) Pause(id string) error {
+	rec, cg, err := r.loadRunning(id)
+	if err != nil {
+		return err
+	}
+	if st := r.status(rec); st != StatusRunning {
+		return fmt.Errorf("container %q is %s, not running: %w", id, st, errdefs.ErrConflict)
+	}
+	return cg.Freeze()
+}
+
+// Resume thaws a paused container.
+func (r *Runtime) Resume(id string) error {
+	rec, cg, err := r.loadRunning(id)
+	if err != nil {
+		return err
+	}
+	if st := r.status(rec); st != StatusPaused {
+		return fmt.Errorf("container %q is %s, not paused: %w", id, st, errdefs.ErrConflict)
+	}
+	return cg.Thaw()
+}
+
+func (r *Runtime) loadRunning(id string) (*record, cgroupHandle, error) {
+	rec, err := r.load(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.status(rec) == StatusStopped {
+		return nil, nil, fmt.Errorf("container %q is not running: %w", id, errdefs.ErrConflict)
+	}
+	cg, err := loadCgroup(rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rec, cg, nil
+}
+
+// Update changes the resource limits of a container; fields left nil in res
+// keep their values.
+func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
+	rec, cg, err := r.loadRunning(id)
+	if err != nil {
+		return err
+	}
+	if rec.Spec.Linux.Resources == nil {
+		rec.Spec.Linux.Resources = &specs.LinuxResources{}
+	}
+	merged := mergeResources(rec.Spec.Linux.Resources, res)
+	if err := cg.Set(withDefaultDeviceRules(&specs.Spec{Linux: &specs.Linux{Resources: merged, Devices: rec.Spec.Linux.Devices}})); err != nil {
+		return fmt.Errorf("container %q: %w", id, err)
+	}
+	rec.Spec.Linux.Resources = merged
+	return r.save(rec)
+}
+
+// Pids lists the processes in the container's cgroup.
+func (r *Runtime) Pids(id string) ([]int, error) {
+	rec, err := r.load(id)
+	if err != nil {
+		return nil, err
+	}
+	if r.status(rec) == StatusStopped {
+		return nil, nil
+	}
+	cg, err := loadCgroup(rec)
+	if err != nil {
+		return nil, err
+	}
+	return cg.Pids()
+}
+
+// Config returns the configuration a container was created with.
+func (r *Runtime) Config(id string) (*specs.Spec, error) {
+	rec, err := r.load(id)
+	if err != nil {
+		return nil, err
+	}
+	return rec.Spec, nil
+}

@@ -1,0 +1,302 @@
+package runtime
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// nsFlags maps runtime-spec namespace types to clone flags.
+var nsFlags = map[specs.LinuxNamespaceType]int{
+	specs.PIDNamespace:     unix.CLONE_NEWPID,
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace:   unix.CLONE_NEWNS,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.UserNamespace:    unix.CLONE_NEWUSER,
+	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+	specs.TimeNamespace:    unix.CLONE_NEWTIME,
+}
+
+// procNsName is the name of each namespace under /proc/<pid>/ns.
+var procNsName = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace:     "pid",
+	specs.NetworkNamespace: "net",
+	specs.MountNamespace:   "mnt",
+	specs.IPCNamespace:     "ipc",
+	specs.UTSNamespace:     "uts",
+	specs.UserNamespace:    "user",
+	specs.CgroupNamespace:  "cgroup",
+	specs.TimeNamespace:    "time",
+}
+
+// joinOrder: the user namespace first, so that the others (owned by it) can be joined.
+var joinOrder = []specs.LinuxNamespaceType{
+	specs.UserNamespace, specs.MountNamespace, specs.NetworkNamespace, specs.IPCNamespace,
+	specs.UTSNamespace, specs.CgroupNamespace, specs.TimeNamespace,
+}
+
+// spawnOpts says how to start the init process.
+type spawnOpts struct {
+	namespaces  []specs.LinuxNamespace // new (Path == "") or joined
+	uidMaps     []specs.LinuxIDMapping
+	gidMaps     []specs.LinuxIDMapping
+	stdio       [3]*os.File // nil: inherit ours
+	extraFiles  []*os.File  // --preserve-fds and the console socket, in fd order from 3
+	setsid      bool
+	inheritEnvs []string
+}
+
+// child is a started init process and its end of the sync socket.
+type child struct {
+	cmd  *exec.Cmd
+	pid  int
+	conn *os.File
+	dec  *json.Decoder
+	r    *bufio.Reader
+}
+
+func (c *child) send(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = c.conn.Write(append(b, '\n'))
+	return err
+}
+
+// recv reads the next message; an EOF means the child exited or exec'd.
+func (c *child) recv() (*syncMsg, error) {
+	var m syncMsg
+	if err := c.dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// kill ends the child by PID and reaps it.
+func (c *child) kill() {
+	if c.cmd.Process != nil {
+		_ = c.cmd.Process.Kill()
+		_, _ = c.cmd.Process.Wait()
+	}
+	c.conn.Close()
+}
+
+// spawn starts "berth init" in the requested namespaces. New namespaces are
+// clone flags when nothing has to be joined first; joined namespaces (and new
+// ones that must be created inside a joined one) go through nsenter.c. A
+// joined PID namespace is entered on a locked thread of this process, so the
+// child is born in it.
+func spawn(o *spawnOpts) (*child, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find own executable: %w", err)
+	}
+	parentSock, childSock, err := socketpair()
+	if err != nil {
+		return nil, err
+	}
+	defer childSock.Close()
+
+	// Each nil entry inherits ours. (Assign *os.File values only: a nil
+	// *os.File in an io.Reader would make exec close the fd.)
+	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
+	for i, f := range o.stdio {
+		if f != nil {
+			stdio[i] = f
+		}
+	}
+	cmd := &exec.Cmd{Path: self, Args: []string{"berth", "init"}, Stdin: stdio[0], Stdout: stdio[1], Stderr: stdio[2]}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, o.extraFiles...)
+	syncFd := 3 + len(cmd.ExtraFiles)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, childSock)
+	cmd.Env = append([]string{"_BERTH_SYNC_FD=" + strconv.Itoa(syncFd)}, o.inheritEnvs...)
+	if traceOn {
+		cmd.Env = append(cmd.Env, "BERTH_TRACE=1")
+	}
+	attr := &syscall.SysProcAttr{Setsid: o.setsid, Pdeathsig: 0}
+	cmd.SysProcAttr = attr
+
+	var (
+		joined    []specs.LinuxNamespace
+		pidJoin   string
+		newFlags  int
+		userJoin  bool
+		needsC    bool
+		newUserNS bool
+	)
+	for _, ns := range o.namespaces {
+		flag, ok := nsFlags[ns.Type]
+		if !ok {
+			return nil, fmt.Errorf("unknown namespace type %q", ns.Type)
+		}
+		switch {
+		case ns.Type == specs.PIDNamespace && ns.Path != "":
+			pidJoin = ns.Path
+		case ns.Path != "":
+			joined = append(joined, ns)
+			needsC = true
+			if ns.Type == specs.UserNamespace {
+				userJoin = true
+			}
+		case ns.Type == specs.CgroupNamespace || ns.Type == specs.TimeNamespace:
+			// Unshared by the init process itself: the cgroup namespace after it
+			// is placed in its cgroup, the time namespace to write its offsets.
+		default:
+			newFlags |= flag
+			if ns.Type == specs.UserNamespace {
+				newUserNS = true
+			}
+		}
+	}
+
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	if needsC {
+		if newFlags&unix.CLONE_NEWPID != 0 && (userJoin || newUserNS) {
+			return nil, errors.New("a new PID namespace together with a joined namespace and a user namespace is not supported")
+		}
+		var parts []string
+		for _, t := range joinOrder {
+			for _, ns := range joined {
+				if ns.Type != t {
+					continue
+				}
+				f, err := os.Open(ns.Path)
+				if err != nil {
+					return nil, fmt.Errorf("%s namespace path: %w", ns.Type, err)
+				}
+				files = append(files, f)
+				fd := 3 + len(cmd.ExtraFiles)
+				cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+				parts = append(parts, fmt.Sprintf("%d:%d", fd, nsFlags[ns.Type]))
+			}
+		}
+		cmd.Env = append(cmd.Env, "_BERTH_NSJOIN="+strings.Join(parts, ","))
+		// The PID namespace can only be created by clone; everything else is
+		// unshared by nsenter.c after the joins, so it is owned by the right
+		// user namespace.
+		attr.Cloneflags = uintptr(newFlags & unix.CLONE_NEWPID)
+		if rest := newFlags &^ unix.CLONE_NEWPID; rest != 0 {
+			cmd.Env = append(cmd.Env, "_BERTH_UNSHARE="+strconv.Itoa(rest))
+		}
+	} else {
+		attr.Cloneflags = uintptr(newFlags)
+		if newUserNS {
+			attr.UidMappings = idMaps(o.uidMaps)
+			attr.GidMappings = idMaps(o.gidMaps)
+			attr.GidMappingsEnableSetgroups = true
+		}
+	}
+
+	start := func() error { return cmd.Start() }
+	if pidJoin != "" {
+		f, err := os.Open(pidJoin)
+		if err != nil {
+			return nil, fmt.Errorf("pid namespace path: %w", err)
+		}
+		files = append(files, f)
+		start = func() error {
+			errc := make(chan error, 1)
+			go func() {
+				// This thread's pid_for_children changes: it is never unlocked, so
+				// the Go runtime ends it with the goroutine.
+				goruntime.LockOSThread()
+				if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWPID); err != nil {
+					errc <- fmt.Errorf("join pid namespace %s: %w", pidJoin, err)
+					return
+				}
+				errc <- cmd.Start()
+			}()
+			return <-errc
+		}
+	}
+	if err := start(); err != nil {
+		parentSock.Close()
+		return nil, fmt.Errorf("start init process: %w", err)
+	}
+	r := bufio.NewReader(parentSock)
+	c := &child{cmd: cmd, pid: cmd.Process.Pid, conn: parentSock, r: r, dec: json.NewDecoder(r)}
+	if needsC && newUserNS {
+		if err := c.writeIDMaps(o.uidMaps, o.gidMaps); err != nil {
+			c.kill()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// writeIDMaps answers nsenter.c's request for id maps after it unshared a
+// user namespace.
+func (c *child) writeIDMaps(uids, gids []specs.LinuxIDMapping) error {
+	m, err := c.recv()
+	if err != nil {
+		return fmt.Errorf("init process: %w", c.exitError(err))
+	}
+	if m.Type == msgError {
+		return errors.New(m.Error)
+	}
+	if m.Type != msgIdmap {
+		return fmt.Errorf("init process: unexpected message %q", m.Type)
+	}
+	proc := "/proc/" + strconv.Itoa(c.pid)
+	if err := os.WriteFile(proc+"/uid_map", []byte(formatIDMap(uids)), 0); err != nil {
+		return fmt.Errorf("write uid_map: %w", err)
+	}
+	if err := os.WriteFile(proc+"/gid_map", []byte(formatIDMap(gids)), 0); err != nil {
+		return fmt.Errorf("write gid_map: %w", err)
+	}
+	return c.send(syncMsg{Type: msgOK})
+}
+
+// exitError turns a read error on the sync socket into the child's fate.
+func (c *child) exitError(err error) error {
+	if !errors.Is(err, io.EOF) {
+		return err
+	}
+	st, werr := c.cmd.Process.Wait()
+	if werr != nil {
+		return fmt.Errorf("init process exited early: %w", werr)
+	}
+	return fmt.Errorf("init process exited early: %s", st)
+}
+
+func formatIDMap(m []specs.LinuxIDMapping) string {
+	var b strings.Builder
+	for _, e := range m {
+		fmt.Fprintf(&b, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
+	}
+	return b.String()
+}
+
+func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, e := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	}
+	return out
+}
+
+func socketpair() (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "sync-parent"), os.NewFile(uintptr(fds[1]), "sync-child"), nil
+}

@@ -1,0 +1,193 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/errdefs"
+)
+
+// Status values, as the runtime-spec names them.
+const (
+	StatusCreating = specs.StateCreating
+	StatusCreated  = specs.StateCreated
+	StatusRunning  = specs.StateRunning
+	StatusStopped  = specs.StateStopped
+	StatusPaused   = specs.ContainerState("paused")
+)
+
+const (
+	stateFile = "state.json"
+	fifoName  = "exec.fifo"
+)
+
+// record is what the runtime keeps on disk for one container, in
+// <root>/<id>/state.json. The spec is kept so that exec, kill, delete and the
+// poststop hooks see the configuration the container was created with.
+type record struct {
+	ID          string            `json:"id"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Pid         int               `json:"pid"`
+	PidStart    uint64            `json:"pidStart"` // start time of Pid, guards against PID reuse
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	Spec        *specs.Spec       `json:"spec"`
+}
+
+// State is the runtime-spec state of a container plus the fields runc also prints.
+type State struct {
+	specs.State
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+	Owner   string    `json:"owner"`
+}
+
+// validIDChar is [A-Za-z0-9_+.-], the characters runc allows in an id.
+func validIDChar(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_+-.", c)
+}
+
+func checkID(id string) error {
+	if id == "" {
+		return fmt.Errorf("container id is empty: %w", errdefs.ErrInvalidArgument)
+	}
+	if len(id) > 1024 || strings.IndexFunc(id, func(c rune) bool { return !validIDChar(c) }) >= 0 || id == "." || id == ".." {
+		return fmt.Errorf("container id %q is invalid: use letters, digits, '_', '+', '-' and '.': %w", id, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+func (r *Runtime) dir(id string) string { return filepath.Join(r.Root, id) }
+
+func (r *Runtime) load(id string) (*record, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(r.dir(id), stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("container %q does not exist: %w", id, errdefs.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("container %q: read state: %w", id, err)
+	}
+	var rec record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("container %q: corrupt state file: %w", id, err)
+	}
+	return &rec, nil
+}
+
+// save writes the record atomically: a crash leaves the old file or the new one.
+func (r *Runtime) save(rec *record) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(r.dir(rec.ID), stateFile), b, 0o600)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// status derives the container's status from the kernel: the init process,
+// the exec FIFO and the freezer.
+func (r *Runtime) status(rec *record) specs.ContainerState {
+	if rec.Pid <= 0 || !processAlive(rec.Pid, rec.PidStart) {
+		return StatusStopped
+	}
+	if _, err := os.Lstat(filepath.Join(r.dir(rec.ID), fifoName)); err == nil {
+		return StatusCreated
+	}
+	if cg, err := loadCgroup(rec); err == nil {
+		if frozen, err := cg.Frozen(); err == nil && frozen {
+			return StatusPaused
+		}
+	}
+	return StatusRunning
+}
+
+func (r *Runtime) stateOf(rec *record) *State {
+	st := &State{
+		State: specs.State{
+			Version:     specs.Version,
+			ID:          rec.ID,
+			Status:      r.status(rec),
+			Bundle:      rec.Bundle,
+			Annotations: rec.Spec.Annotations,
+		},
+		Rootfs:  rec.Rootfs,
+		Created: rec.Created,
+		Owner:   rec.Owner,
+	}
+	if st.Status != StatusStopped {
+		st.Pid = rec.Pid
+	}
+	return st
+}
+
+// processStartTime reads field 22 of /proc/<pid>/stat and the state letter.
+func processStartTime(pid int) (start uint64, state byte, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(s[i+2:])
+	// fields[0] is field 3 (state); start time is field 22.
+	if len(fields) < 20 {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	start, err = strconv.ParseUint(fields[19], 10, 64)
+	return start, fields[0][0], err
+}
+
+func processAlive(pid int, start uint64) bool {
+	st, state, err := processStartTime(pid)
+	if err != nil {
+		return false
+	}
+	if state == 'Z' || state == 'X' {
+		return false
+	}
+	return start == 0 || st == start
+}
+
+// signalProcess sends sig to pid only if it is still the process we started.
+func signalProcess(pid int, start uint64, sig unix.Signal) error {
+	if !processAlive(pid, start) {
+		return fmt.Errorf("process %d: %w", pid, errdefs.ErrNotFound)
+	}
+	return unix.Kill(pid, sig)
+}
