@@ -259,7 +259,7 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 		case msgReady:
 			tr("ready")
 			ch.conn.Close()
-					if o.PidFile != "" {
+			if o.PidFile != "" {
 				if err := writePidFile(o.PidFile, ch.pid); err != nil {
 					return nil, err
 				}
