@@ -77,18 +77,26 @@ func TestValidateSpec(t *testing.T) {
 		{"no root", func(s *specs.Spec) { s.Root = nil }, "root.path is required"},
 		{"missing rootfs", func(s *specs.Spec) { s.Root.Path = "nope" }, "root.path nope"},
 		{"unknown cap", func(s *specs.Spec) { s.Process.Capabilities.Bounding = []string{"CAP_BOGUS"} }, `unknown capability "CAP_BOGUS"`},
-		{"unknown ns", func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"}) }, `unknown namespace type "bogus"`},
+		{"unknown ns", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
+		}, `unknown namespace type "bogus"`},
 		{"ns path missing", func(s *specs.Spec) {
 			s.Linux.Namespaces[1] = specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/proc/nope/ns/net"}
 		}, "network namespace path /proc/nope/ns/net"},
-		{"duplicate ns", func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace}) }, "listed twice"},
-		{"userns without maps", func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace}) }, "uidMappings"},
+		{"duplicate ns", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace})
+		}, "listed twice"},
+		{"userns without maps", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		}, "uidMappings"},
 		{"hostname without uts", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:3] }, "uts namespace"},
 		{"no mount ns", func(s *specs.Spec) { s.Hostname = ""; s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "mount namespace is required"},
 		{"relative cwd", func(s *specs.Spec) { s.Process.Cwd = "tmp" }, "must be an absolute path"},
 		{"no args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args"},
 		{"bad rlimit", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}} }, "unknown type"},
-		{"soft above hard", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 10, Hard: 5}} }, "above its hard limit"},
+		{"soft above hard", func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 10, Hard: 5}}
+		}, "above its hard limit"},
 		{"host sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} }, "not namespaced"},
 		{"net sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"} }, ""},
 		{"relative hook", func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "x"}}} }, "must be absolute"},
