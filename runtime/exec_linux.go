@@ -91,17 +91,28 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 	if err := ch.send(cfg); err != nil {
 		return nil, fmt.Errorf("exec process: %w", ch.exitError(err))
 	}
-	m, err := ch.recv()
-	switch {
-	case errors.Is(err, io.EOF):
-		// The sync socket is close-on-exec: the process is running.
-	case err != nil:
-		return nil, fmt.Errorf("exec process: %w", err)
-	case m.Type == msgError:
-		_, _ = ch.cmd.Process.Wait()
-		return nil, errors.New(m.Error)
-	default:
-		return nil, fmt.Errorf("exec process: unexpected message %q", m.Type)
+	for done := false; !done; {
+		m, err := ch.recv()
+		switch {
+		case errors.Is(err, io.EOF):
+			// The sync socket is close-on-exec: the process is running.
+			done = true
+		case err != nil:
+			return nil, fmt.Errorf("exec process: %w", err)
+		case m.Type == msgError:
+			_, _ = ch.cmd.Process.Wait()
+			return nil, errors.New(m.Error)
+		case m.Type == msgSeccomp:
+			st := r.stateOf(rec).State
+			if err := passSeccompFd(ch.pid, m.Fd, rec.Spec.Linux.Seccomp, st); err != nil {
+				return nil, err
+			}
+			if err := ch.send(syncMsg{Type: msgOK}); err != nil {
+				return nil, fmt.Errorf("exec process: %w", err)
+			}
+		default:
+			return nil, fmt.Errorf("exec process: unexpected message %q", m.Type)
+		}
 	}
 	ch.conn.Close()
 	if o.PidFile != "" {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -46,10 +45,11 @@ func Init() {
 }
 
 type initProc struct {
-	cfg  initConfig
-	conn *os.File
-	dec  *json.Decoder
-	fifo int // write end of the exec FIFO once released by Start
+	cfg     initConfig
+	conn    *os.File
+	dec     *json.Decoder
+	fifo    int  // write end of the exec FIFO once released by Start
+	seccomp bool // the filter is already loaded
 }
 
 // fail reports err to whoever is listening (the parent before "ready", the
@@ -69,7 +69,11 @@ func (s *initProc) fail(err error) {
 }
 
 func (s *initProc) send(typ string) error {
-	b, _ := json.Marshal(syncMsg{Type: typ})
+	return s.sendMsg(syncMsg{Type: typ})
+}
+
+func (s *initProc) sendMsg(m syncMsg) error {
+	b, _ := json.Marshal(m)
 	_, err := s.conn.Write(append(b, '\n'))
 	return err
 }
@@ -169,6 +173,13 @@ func (s *initProc) create() error {
 	if err != nil {
 		return err
 	}
+	if seccomp.Notifies(spec.Linux.Seccomp) {
+		// The listener must get the notify fd while the parent is still
+		// here to pass it on, so such a filter goes on now.
+		if err := s.loadSeccomp(spec.Linux.Seccomp); err != nil {
+			return err
+		}
+	}
 	tr("finished")
 	if err := s.send(msgReady); err != nil {
 		return err
@@ -193,7 +204,7 @@ func (s *initProc) create() error {
 			return err
 		}
 	}
-	return finalize(p, spec.Linux.Seccomp, path, cfg)
+	return s.finalize(p, spec.Linux.Seccomp, path)
 }
 
 // execProcess runs a process in an existing container: the namespaces were
@@ -214,13 +225,14 @@ func (s *initProc) execProcess() error {
 	if cfg.Spec != nil && cfg.Spec.Linux != nil {
 		sc = cfg.Spec.Linux.Seccomp
 	}
-	return finalize(p, sc, path, cfg)
+	return s.finalize(p, sc, path)
 }
 
 // finalize drops to the process's user, limits and privileges and execs it.
 // Seccomp goes on as late as it can: just before exec when no_new_privs is
 // set; otherwise before the capabilities it needs are dropped.
-func finalize(p *specs.Process, sc *specs.LinuxSeccomp, path string, cfg *initConfig) error {
+func (s *initProc) finalize(p *specs.Process, sc *specs.LinuxSeccomp, path string) error {
+	cfg := &s.cfg
 	if err := setRlimits(p); err != nil {
 		return err
 	}
@@ -234,7 +246,7 @@ func finalize(p *specs.Process, sc *specs.LinuxSeccomp, path string, cfg *initCo
 		return err
 	}
 	if sc != nil && !p.NoNewPrivileges {
-		if err := loadSeccomp(sc, cfg); err != nil {
+		if err := s.loadSeccomp(sc); err != nil {
 			return err
 		}
 	}
@@ -259,7 +271,7 @@ func finalize(p *specs.Process, sc *specs.LinuxSeccomp, path string, cfg *initCo
 		}
 	}
 	if sc != nil && p.NoNewPrivileges {
-		if err := loadSeccomp(sc, cfg); err != nil {
+		if err := s.loadSeccomp(sc); err != nil {
 			return err
 		}
 	}
@@ -277,35 +289,29 @@ func finalize(p *specs.Process, sc *specs.LinuxSeccomp, path string, cfg *initCo
 	return nil
 }
 
-func loadSeccomp(sc *specs.LinuxSeccomp, cfg *initConfig) error {
+// loadSeccomp installs the filter on this thread. A notify fd goes to the
+// parent (which takes it with pidfd_getfd and hands it to the listener from
+// the host's side); it is then closed here.
+func (s *initProc) loadSeccomp(sc *specs.LinuxSeccomp) error {
+	if s.seccomp {
+		return nil
+	}
 	fd, err := seccomp.Load(sc)
 	if err != nil {
 		return fmt.Errorf("seccomp: %w", err)
 	}
+	s.seccomp = true
 	if fd < 0 {
 		return nil
 	}
 	defer unix.Close(fd)
-	if sc.ListenerPath == "" {
-		return errors.New("seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")
+	if s.conn == nil {
+		return errors.New("seccomp: no parent to pass the notify fd to")
 	}
-	st := specs.ContainerProcessState{
-		Version: specs.Version, Fds: []string{specs.SeccompFdName}, Pid: cfg.Pid, Metadata: sc.ListenerMetadata,
-		State: specs.State{Version: specs.Version, ID: cfg.ID, Status: StatusCreating, Pid: cfg.Pid, Bundle: cfg.Bundle},
-	}
-	b, err := json.Marshal(st)
-	if err != nil {
+	if err := s.sendMsg(syncMsg{Type: msgSeccomp, Fd: fd}); err != nil {
 		return err
 	}
-	conn, err := net.Dial("unix", sc.ListenerPath)
-	if err != nil {
-		return fmt.Errorf("seccomp listener %s: %w", sc.ListenerPath, err)
-	}
-	defer conn.Close()
-	if _, _, err := conn.(*net.UnixConn).WriteMsgUnix(b, unix.UnixRights(fd), nil); err != nil {
-		return fmt.Errorf("seccomp listener %s: %w", sc.ListenerPath, err)
-	}
-	return nil
+	return s.await()
 }
 
 func setupTimeNS(offsets map[string]specs.LinuxTimeOffset) error {

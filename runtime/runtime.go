@@ -256,6 +256,14 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 			if err := ch.send(syncMsg{Type: msgOK}); err != nil {
 				return nil, fmt.Errorf("init process: %w", err)
 			}
+		case msgSeccomp:
+			st := specs.State{Version: specs.Version, ID: o.ID, Status: StatusCreating, Pid: ch.pid, Bundle: bundle, Annotations: spec.Annotations}
+			if err := passSeccompFd(ch.pid, m.Fd, spec.Linux.Seccomp, st); err != nil {
+				return nil, err
+			}
+			if err := ch.send(syncMsg{Type: msgOK}); err != nil {
+				return nil, fmt.Errorf("init process: %w", err)
+			}
 		case msgReady:
 			tr("ready")
 			ch.conn.Close()

@@ -12,12 +12,16 @@ const (
 	msgHooks = "hooks" // child -> parent: run prestart and createRuntime hooks, then reply msgOK
 	msgReady = "ready" // child -> parent: created; waiting on the exec FIFO
 	msgError = "error" // child -> parent: setup failed
-	msgOK    = "ok"    // parent -> child
+	// child -> parent: take my seccomp notify fd (Fd) with pidfd_getfd and
+	// send it to the listener, then reply msgOK
+	msgSeccomp = "seccomp"
+	msgOK      = "ok" // parent -> child
 )
 
 type syncMsg struct {
 	Type  string `json:"type"`
 	Error string `json:"error,omitempty"`
+	Fd    int    `json:"fd,omitempty"`
 }
 
 // initConfig is what the parent sends the init process once it is in its
