@@ -41,6 +41,9 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 	if err := validateProcess(p); err != nil {
 		return nil, err
 	}
+	if err := validateProcessAttrs(p, nil); err != nil {
+		return nil, err
+	}
 	if p.Terminal && o.ConsoleSocket == "" {
 		return nil, fmt.Errorf("exec with a terminal needs --console-socket: %w", errdefs.ErrInvalidArgument)
 	}
@@ -81,6 +84,11 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 			ch.kill()
 		}
 	}()
+	if a := p.ExecCPUAffinity; a != nil && a.Initial != "" {
+		if err := setAffinity(ch.pid, a.Initial); err != nil {
+			return nil, err
+		}
+	}
 	if err := cg.AddPid(ch.pid); err != nil {
 		return nil, fmt.Errorf("join container cgroup: %w", err)
 	}

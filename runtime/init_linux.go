@@ -236,6 +236,13 @@ func (s *initProc) finalize(p *specs.Process, sc *specs.LinuxSeccomp, path strin
 	if err := setRlimits(p); err != nil {
 		return err
 	}
+	var linux *specs.Linux
+	if cfg.Spec != nil {
+		linux = cfg.Spec.Linux
+	}
+	if err := applyProcessAttrs(p, linux); err != nil {
+		return err
+	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("set no_new_privs: %w", err)

@@ -54,6 +54,9 @@ func validateSpec(spec *specs.Spec, bundle string) (string, error) {
 		if err := validateProcess(p); err != nil {
 			return "", err
 		}
+		if err := validateProcessAttrs(p, spec.Linux); err != nil {
+			return "", err
+		}
 	}
 	for i, m := range spec.Mounts {
 		if m.Destination == "" {
