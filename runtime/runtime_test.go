@@ -304,4 +304,3 @@ func TestSeccompNotifyListener(t *testing.T) {
 	}
 	assertGone(t, r, id, p.Pid)
 }
-
