@@ -21,7 +21,7 @@ demo: berth
 	./scripts/demo.sh
 
 # Everything CI runs.
-test: unit
+test: unit conformance
 
 # Unit and end-to-end tests against the real kernel (root).
 unit: berth

@@ -24,6 +24,7 @@ func Init() {
 	// Capabilities, seccomp and no_new_privs are per thread: all of the set up
 	// and the final exec happen on this one.
 	goruntime.LockOSThread()
+	tr("init main")
 	fd, err := strconv.Atoi(os.Getenv("_BERTH_SYNC_FD"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berth init: not started by berth (no _BERTH_SYNC_FD)")
@@ -124,17 +125,18 @@ func (s *initProc) create() error {
 			return fmt.Errorf("sysctl %s=%s: %w", k, v, err)
 		}
 	}
-	// The state dir stays reachable through this fd after the pivot.
-	stateDir, err := unix.Open(filepath.Dir(cfg.FifoPath), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open state dir: %w", err)
-	}
+	// The parent passes the state dir as an fd: it stays reachable after the
+	// pivot, and a user namespace's root need not be able to walk to it.
+	stateDir := cfg.StateDirFd
+	unix.CloseOnExec(stateDir)
 	tr("init cfg")
-	if err := prepareRootfs(cfg); err != nil {
-		return err
-	}
-	if err := setupMounts(cfg); err != nil {
-		return err
+	if cfg.HasMountNS {
+		if err := prepareRootfs(cfg); err != nil {
+			return err
+		}
+		if err := setupMounts(cfg); err != nil {
+			return err
+		}
 	}
 	tr("mounts")
 	if cfg.ParentHooks {
@@ -146,32 +148,50 @@ func (s *initProc) create() error {
 		}
 	}
 	if spec.Hooks != nil {
-		st := specs.State{Version: specs.Version, ID: cfg.ID, Status: StatusCreating, Pid: cfg.Pid, Bundle: cfg.Bundle, Annotations: spec.Annotations}
+		st := specs.State{Version: specs.Version, ID: cfg.ID, Status: StatusCreated, Pid: cfg.Pid, Bundle: cfg.Bundle, Annotations: spec.Annotations}
 		if err := runHooks("createContainer", spec.Hooks.CreateContainer, &st); err != nil {
 			return err
 		}
 	}
-	if cfg.NoPivot {
+	var err error
+	switch {
+	case !cfg.HasMountNS:
+		// The host's mount table is shared: change nothing in it.
+		err = chrootRoot(cfg.Rootfs)
+	case cfg.NoPivot:
 		err = moveRoot(cfg.Rootfs)
-	} else {
+	default:
 		err = pivotRoot(cfg.Rootfs)
 	}
 	if err != nil {
 		return err
 	}
 	tr("pivoted")
-	if err := finishRootfs(spec); err != nil {
-		return err
+	if cfg.HasMountNS {
+		if err := finishRootfs(spec); err != nil {
+			return err
+		}
 	}
 	p := cfg.Process
+	if p == nil {
+		// Created without a process (allowed): nothing can be started.
+		if err := s.send(msgReady); err != nil {
+			return err
+		}
+		s.conn.Close()
+		s.conn = nil
+		w, err := unix.Openat(stateDir, fifoName, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open exec fifo: %w", err)
+		}
+		_, _ = unix.Write(w, []byte("0"))
+		s.fifo = w
+		return errors.New("config.json has no process to start")
+	}
 	if p.Terminal {
 		if err := setupConsole(cfg.ConsoleFd, p.ConsoleSize); err != nil {
 			return err
 		}
-	}
-	path, err := lookPath(p.Args[0], p.Env)
-	if err != nil {
-		return err
 	}
 	if seccomp.Notifies(spec.Linux.Seccomp) {
 		// The listener must get the notify fd while the parent is still
@@ -198,6 +218,12 @@ func (s *initProc) create() error {
 	}
 	s.fifo = w
 	tr("released")
+	// Not finding the program is a failure to run the process: start's
+	// error, as the runtime-spec has it, not create's.
+	path, err := lookPath(p.Args[0], p.Env)
+	if err != nil {
+		return err
+	}
 	if spec.Hooks != nil {
 		st := specs.State{Version: specs.Version, ID: cfg.ID, Status: StatusCreated, Pid: cfg.Pid, Bundle: cfg.Bundle, Annotations: spec.Annotations}
 		if err := runHooks("startContainer", spec.Hooks.StartContainer, &st); err != nil {

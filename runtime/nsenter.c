@@ -43,6 +43,15 @@ static void wait_idmap(void) {
 	}
 }
 
+// become_root makes this process uid/gid 0 of the user namespace it just
+// entered; without that, exec would drop all of its capabilities there.
+static void become_root(void) {
+	if (setresgid(0, 0, 0) < 0)
+		fail("setgid 0 in the user namespace (is gid 0 mapped?)", errno);
+	if (setresuid(0, 0, 0) < 0)
+		fail("setuid 0 in the user namespace (is uid 0 mapped?)", errno);
+}
+
 static const char *ns_name(int flag) {
 	switch (flag) {
 	case CLONE_NEWUSER: return "join user namespace";
@@ -73,6 +82,8 @@ __attribute__((constructor)) static void berth_nsenter(void) {
 		if (setns((int)fd, (int)flag) < 0)
 			fail(ns_name((int)flag), errno);
 		close((int)fd);
+		if (flag == CLONE_NEWUSER)
+			become_root();
 		if (*end == ',')
 			end++;
 		p = end;
@@ -84,6 +95,7 @@ __attribute__((constructor)) static void berth_nsenter(void) {
 			if (unshare(CLONE_NEWUSER) < 0)
 				fail("unshare user namespace", errno);
 			wait_idmap();
+			become_root();
 			flags &= ~CLONE_NEWUSER;
 		}
 		if (flags != 0 && unshare((int)flags) < 0)

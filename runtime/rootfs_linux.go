@@ -456,3 +456,14 @@ func readonlyPath(p string) error {
 	}
 	return remount(p, unix.MS_BIND|unix.MS_REC|unix.MS_RDONLY)
 }
+
+// chrootRoot is for a container without a mount namespace: chroot only.
+func chrootRoot(rootfs string) error {
+	if err := unix.Chdir(rootfs); err != nil {
+		return err
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot %s: %w", rootfs, err)
+	}
+	return unix.Chdir("/")
+}

@@ -108,13 +108,14 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	if spec.Process == nil {
-		return nil, fmt.Errorf("config.json: process is required to create a container: %w", errdefs.ErrInvalidArgument)
+	if !hasNewNS(spec, specs.MountNamespace) && (len(spec.Mounts) > 0 || len(spec.Linux.MaskedPaths)+len(spec.Linux.ReadonlyPaths) > 0 || spec.Root.Readonly) {
+		r.warn("container %q has no mount namespace: its mounts, masked and read-only paths are not applied (they would change the host's mounts); it is only chrooted", o.ID)
 	}
-	if spec.Process.Terminal && o.ConsoleSocket == "" {
+	terminal := spec.Process != nil && spec.Process.Terminal
+	if terminal && o.ConsoleSocket == "" {
 		return nil, fmt.Errorf("process.terminal is true: use --console-socket to receive the pty master: %w", errdefs.ErrInvalidArgument)
 	}
-	if !spec.Process.Terminal && o.ConsoleSocket != "" {
+	if !terminal && o.ConsoleSocket != "" {
 		return nil, fmt.Errorf("--console-socket given but process.terminal is false: %w", errdefs.ErrInvalidArgument)
 	}
 
@@ -147,11 +148,23 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
 		return nil, fmt.Errorf("create exec fifo: %w", err)
 	}
+	// Writable by the container's root even when a user namespace maps it to
+	// another host uid (mkfifo's mode is subject to the umask).
+	if err := os.Chmod(fifo, 0o622); err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
 
 	var extra []*os.File
 	for fd := 3; fd < 3+o.PreserveFDs; fd++ {
 		extra = append(extra, os.NewFile(uintptr(fd), "preserved-"+strconv.Itoa(fd)))
 	}
+	stateDir, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer stateDir.Close()
+	stateDirFd := 3 + len(extra)
+	extra = append(extra, stateDir)
 	consoleFd := 0
 	if o.ConsoleSocket != "" {
 		conn, err := dialConsoleSocket(o.ConsoleSocket)
@@ -188,7 +201,7 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 	// cgroup namespace). It waits at the exec FIFO until Start in any case.
 	cfg := &initConfig{
 		ID: o.ID, Spec: spec, Process: spec.Process, Rootfs: rootfs, Bundle: bundle,
-		FifoPath: fifo, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
+		StateDirFd: stateDirFd, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
 		ConsoleFd: consoleFd, PreserveFDs: o.PreserveFDs, CgroupPaths: cg.Paths(),
 		Pid:         ch.pid,
 		ParentHooks: spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still in the spec
@@ -205,6 +218,8 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 			cfg.NewNetNS = ns.Path == ""
 		case specs.PIDNamespace:
 			cfg.ContainerPid1 = ns.Path == ""
+		case specs.MountNamespace:
+			cfg.HasMountNS = true
 		}
 	}
 	tr("sent")
@@ -214,7 +229,7 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 	if err := cg.Set(res); err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
-	if spec.Process.OOMScoreAdj != nil {
+	if spec.Process != nil && spec.Process.OOMScoreAdj != nil {
 		if err := os.WriteFile("/proc/"+strconv.Itoa(ch.pid)+"/oom_score_adj", []byte(strconv.Itoa(*spec.Process.OOMScoreAdj)), 0); err != nil {
 			return nil, fmt.Errorf("process.oomScoreAdj %d: %w", *spec.Process.OOMScoreAdj, err)
 		}
@@ -246,7 +261,8 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 		case msgError:
 			return nil, errors.New(m.Error)
 		case msgHooks:
-			st := specs.State{Version: specs.Version, ID: o.ID, Status: StatusCreating, Pid: ch.pid, Bundle: bundle, Annotations: spec.Annotations}
+			// Lifecycle step 3: the environment is created, so the state is "created".
+			st := specs.State{Version: specs.Version, ID: o.ID, Status: StatusCreated, Pid: ch.pid, Bundle: bundle, Annotations: spec.Annotations}
 			if err := runHooks("prestart", spec.Hooks.Prestart, &st); err != nil { //nolint:staticcheck
 				return nil, err
 			}
@@ -435,9 +451,6 @@ func (r *Runtime) Delete(id string, force bool) error {
 	}
 	switch st := r.status(rec); st {
 	case StatusStopped:
-	case StatusCreated:
-		// A created container has not run user code: delete it as runc does.
-		r.killAndWait(rec)
 	default:
 		if !force {
 			return fmt.Errorf("container %q is %s: stop it first or use --force: %w", id, st, errdefs.ErrConflict)

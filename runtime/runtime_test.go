@@ -181,13 +181,39 @@ func TestLifecycleThroughAPI(t *testing.T) {
 	}
 }
 
-func TestCreateFailureLeavesNothing(t *testing.T) {
+func TestStartOfMissingProgramFailsAndLeavesNothing(t *testing.T) {
 	id := testID(t)
 	bundle, spec := busyboxBundle(t, id, "no-such-program")
 	writeSpec(t, bundle, spec)
 	r := New(t.TempDir())
-	_, err := r.Create(CreateOpts{ID: id, Bundle: bundle})
+	p, err := r.Create(CreateOpts{ID: id, Bundle: bundle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Start(id)
 	if err == nil || !strings.Contains(err.Error(), `exec "no-such-program": executable file not found in $PATH`) {
+		t.Fatalf("start: %v", err)
+	}
+	if code, _ := p.Wait(); code != 1 {
+		t.Errorf("init exit status %d, want 1", code)
+	}
+	if st, _ := r.State(id); st.Status != StatusStopped {
+		t.Errorf("after a failed start: %s", st.Status)
+	}
+	if err := r.Delete(id, false); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, r, id, p.Pid)
+}
+
+func TestFailingPrestartHookLeavesNothing(t *testing.T) {
+	id := testID(t)
+	bundle, spec := busyboxBundle(t, id, "true")
+	spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo nope >&2; exit 7"}}}}
+	writeSpec(t, bundle, spec)
+	r := New(t.TempDir())
+	_, err := r.Create(CreateOpts{ID: id, Bundle: bundle})
+	if err == nil || !strings.Contains(err.Error(), "createRuntime hook #0") || !strings.Contains(err.Error(), "nope") {
 		t.Fatalf("create: %v", err)
 	}
 	assertGone(t, r, id, 0)

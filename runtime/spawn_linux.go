@@ -202,6 +202,9 @@ func spawn(o *spawnOpts) (*child, error) {
 			attr.UidMappings = idMaps(o.uidMaps)
 			attr.GidMappings = idMaps(o.gidMaps)
 			attr.GidMappingsEnableSetgroups = true
+			// Become root of the new namespace before exec, or the exec would
+			// drop every capability there (host root is usually not mapped).
+			attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 		}
 	}
 
@@ -227,6 +230,7 @@ func spawn(o *spawnOpts) (*child, error) {
 			return <-errc
 		}
 	}
+	tr("clone")
 	if err := start(); err != nil {
 		parentSock.Close()
 		return nil, fmt.Errorf("start init process: %w", err)

@@ -33,7 +33,7 @@ type initConfig struct {
 	Process       *specs.Process    `json:"process"`
 	Rootfs        string            `json:"rootfs"`
 	Bundle        string            `json:"bundle"`
-	FifoPath      string            `json:"fifoPath,omitempty"`
+	StateDirFd    int               `json:"stateDirFd,omitempty"` // holds exec.fifo
 	NoPivot       bool              `json:"noPivot,omitempty"`
 	NoNewKeyring  bool              `json:"noNewKeyring,omitempty"`
 	ConsoleFd     int               `json:"consoleFd,omitempty"` // fd of the --console-socket connection, 0 if none
@@ -46,4 +46,5 @@ type initConfig struct {
 	ParentHooks   bool              `json:"parentHooks,omitempty"` // ask the parent to run prestart/createRuntime hooks
 	ContainerPid1 bool              `json:"containerPid1,omitempty"`
 	Pid           int               `json:"pid"` // the init process as the host sees it
+	HasMountNS    bool              `json:"hasMountNS,omitempty"`
 }

@@ -148,9 +148,6 @@ func validateNamespaces(spec *specs.Spec) error {
 	if (spec.Hostname != "" || spec.Domainname != "") && !seen[specs.UTSNamespace] {
 		return invalid("hostname and domainname need a uts namespace")
 	}
-	if !seen[specs.MountNamespace] {
-		return invalid("a mount namespace is required to set up the rootfs")
-	}
 	if len(spec.Linux.TimeOffsets) > 0 && !seen[specs.TimeNamespace] {
 		return invalid("linux.timeOffsets need a time namespace")
 	}

@@ -90,7 +90,6 @@ func TestValidateSpec(t *testing.T) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		}, "uidMappings"},
 		{"hostname without uts", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:3] }, "uts namespace"},
-		{"no mount ns", func(s *specs.Spec) { s.Hostname = ""; s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "mount namespace is required"},
 		{"relative cwd", func(s *specs.Spec) { s.Process.Cwd = "tmp" }, "must be an absolute path"},
 		{"no args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args"},
 		{"bad rlimit", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}} }, "unknown type"},
