@@ -29,7 +29,7 @@ unit: berth
 
 # The OCI runtime-tools validation suite against berth (fails below the floor).
 conformance: berth
-	RUNTIME=$(CURDIR)/$(BIN) ./conformance/run.sh
+	BERTH_BIN=$(CURDIR)/$(BIN) ./conformance/run.sh
 
 clean:
 	rm -rf bin

@@ -27,9 +27,11 @@
 #   CONFORMANCE_FLOOR       minimum number of passing files (overrides the
 #                           file conformance/floor)
 #   CONFORMANCE_REBUILD=1   force rebuilding the runtime-tools binaries
-#   CONFORMANCE_ALLOW_EMPTY=1  also PASS files that exit 0 with no test point
-#                           and no YAML "error" diagnostic (hook tests,
-#                           process_*_fail); default is strict: >=1 "ok" needed
+#   CONFORMANCE_ALLOW_EMPTY=0  strict: a file needs at least one "ok" line.
+#                           The default (1) also passes files that exit 0
+#                           with no test point and no YAML "error"
+#                           diagnostic: the hook tests and process_*_fail
+#                           report failure only that way.
 #
 # Files next to this script (optional):
 #   floor                   an integer: minimum number of passing files
@@ -331,7 +333,7 @@ evaluate() {
 		# only reported as a YAML "error" diagnostic) and *_fail tests (no output
 		# at all on success, util.Fatal on failure).
 		line=$(grep -m1 -E '^[[:space:]]+"?error"?:[[:space:]]*"?[^"[:space:]]' "$tap" | sed 's/^[[:space:]]*//' || true)
-		if [[ "${CONFORMANCE_ALLOW_EMPTY:-0}" == 1 && -z "$line" ]]; then
+		if [[ "${CONFORMANCE_ALLOW_EMPTY:-1}" == 1 && -z "$line" ]]; then
 			return
 		fi
 		printf 'no ok lines%s' "${line:+; ${line:0:160}}"

@@ -29,6 +29,21 @@ func runHooks(stage string, hooks []specs.Hook, st *specs.State) error {
 	return nil
 }
 
+// runHooksWarn runs every hook even when some fail, reporting each failure
+// to warn: the runtime-spec's rule for poststart and poststop hooks.
+func runHooksWarn(stage string, hooks []specs.Hook, st *specs.State, warn func(string, ...any)) {
+	b, err := json.Marshal(st)
+	if err != nil {
+		warn("%s hooks: %v", stage, err)
+		return
+	}
+	for i, h := range hooks {
+		if err := runHook(h, b); err != nil {
+			warn("container %q: %s hook #%d (%s): %v", st.ID, stage, i, h.Path, err)
+		}
+	}
+}
+
 func runHook(h specs.Hook, state []byte) error {
 	ctx := context.Background()
 	if h.Timeout != nil {

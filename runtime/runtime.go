@@ -336,9 +336,7 @@ func (r *Runtime) Start(id string) error {
 	}
 	if rec.Spec.Hooks != nil {
 		st := r.stateOf(rec).State
-		if err := runHooks("poststart", rec.Spec.Hooks.Poststart, &st); err != nil {
-			r.warn("container %q: %v", id, err)
-		}
+		runHooksWarn("poststart", rec.Spec.Hooks.Poststart, &st, r.warn)
 	}
 	return nil
 }
@@ -470,9 +468,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 	tr("deleted")
 	if rec.Spec.Hooks != nil && len(rec.Spec.Hooks.Poststop) > 0 {
 		st := specs.State{Version: specs.Version, ID: id, Status: StatusStopped, Bundle: rec.Bundle, Annotations: rec.Spec.Annotations}
-		if err := runHooks("poststop", rec.Spec.Hooks.Poststop, &st); err != nil {
-			r.warn("container %q: %v", id, err)
-		}
+		runHooksWarn("poststop", rec.Spec.Hooks.Poststop, &st, r.warn)
 	}
 	return nil
 }
