@@ -25,10 +25,18 @@ type Runtime struct {
 	// Warn receives what a caller should log but not fail on (a failing
 	// poststart or poststop hook). Nil drops it.
 	Warn func(msg string)
+	// Debug receives a line for each step of a lifecycle operation. Nil drops it.
+	Debug func(msg string)
 }
 
 // New returns a Runtime keeping state under root.
 func New(root string) *Runtime { return &Runtime{Root: root} }
+
+func (r *Runtime) debugf(format string, args ...any) {
+	if r.Debug != nil {
+		r.Debug(fmt.Sprintf(format, args...))
+	}
+}
 
 func (r *Runtime) warn(format string, args ...any) {
 	if r.Warn != nil {
@@ -193,6 +201,7 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 		return nil, err
 	}
 	tr("spawned")
+	r.debugf("container %q: init process %d started; cgroup %v", o.ID, ch.pid, cg.Paths())
 	if err := cg.Apply(ch.pid); err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
@@ -261,6 +270,7 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 		case msgError:
 			return nil, errors.New(m.Error)
 		case msgHooks:
+			r.debugf("container %q: running prestart and createRuntime hooks", o.ID)
 			// Lifecycle step 3: the environment is created, so the state is "created".
 			st := specs.State{Version: specs.Version, ID: o.ID, Status: StatusCreated, Pid: ch.pid, Bundle: bundle, Annotations: spec.Annotations}
 			if err := runHooks("prestart", spec.Hooks.Prestart, &st); err != nil { //nolint:staticcheck
@@ -282,6 +292,7 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 			}
 		case msgReady:
 			tr("ready")
+			r.debugf("container %q: created, init %d waits at the exec fifo", o.ID, ch.pid)
 			ch.conn.Close()
 			if o.PidFile != "" {
 				if err := writePidFile(o.PidFile, ch.pid); err != nil {
@@ -330,6 +341,7 @@ func (r *Runtime) Start(id string) error {
 	if len(data) == 0 {
 		return fmt.Errorf("container %q: cannot start an already running container: %w", id, errdefs.ErrConflict)
 	}
+	r.debugf("container %q: released init %d", id, rec.Pid)
 	if len(data) > 1 {
 		// The init process wrote why it failed after it was released.
 		return fmt.Errorf("container %q: %s", id, data[1:])
@@ -434,6 +446,7 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		}
 		return nil
 	}
+	r.debugf("container %q: signal %d to init %d", id, sig, rec.Pid)
 	if err := signalProcess(rec.Pid, rec.PidStart, sig); err != nil {
 		return fmt.Errorf("container %q: %w", id, err)
 	}
@@ -456,6 +469,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 		r.killAndWait(rec)
 	}
 	tr("delete")
+	r.debugf("container %q: removing cgroup %v and state", id, rec.CgroupPaths)
 	if cg, err := loadCgroup(rec); err == nil {
 		if err := cg.Destroy(); err != nil {
 			return fmt.Errorf("container %q: remove cgroup: %w", id, err)

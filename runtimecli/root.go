@@ -76,7 +76,7 @@ func Command() *cobra.Command {
 	f.StringVar(&g.root, "root", DefaultRoot, "directory for the state of containers")
 	f.StringVar(&g.log, "log", "", "append log messages to this file (default: stderr only)")
 	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	f.BoolVar(&g.debug, "debug", false, "log debug messages")
+	f.BoolVar(&g.debug, "debug", false, "log each lifecycle step (to --log, else stderr)")
 	var systemdCgroup, rootless bool
 	var criu string
 	f.BoolVar(&systemdCgroup, "systemd-cgroup", false, "not supported: berth manages cgroups through cgroupfs")
@@ -118,6 +118,14 @@ func (g *globals) runtime() *runtime.Runtime {
 	r.Warn = func(msg string) {
 		g.logf("warning", "%s", msg)
 		fmt.Fprintln(os.Stderr, "berth runtime: warning:", msg)
+	}
+	if g.debug {
+		r.Debug = func(msg string) {
+			g.logf("debug", "%s", msg)
+			if g.logFile == nil {
+				fmt.Fprintln(os.Stderr, "berth runtime: debug:", msg)
+			}
+		}
 	}
 	return r
 }
