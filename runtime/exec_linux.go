@@ -97,7 +97,7 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 		ConsoleFd: consoleFd, PreserveFDs: o.PreserveFDs, Pid: ch.pid,
 	}
 	if err := ch.send(cfg); err != nil {
-		return nil, fmt.Errorf("exec process: %w", ch.exitError(err))
+		return nil, ch.failure(err)
 	}
 	for done := false; !done; {
 		m, err := ch.recv()

@@ -259,6 +259,11 @@ func (s *initProc) execProcess() error {
 // set; otherwise before the capabilities it needs are dropped.
 func (s *initProc) finalize(p *specs.Process, sc *specs.LinuxSeccomp, path string) error {
 	cfg := &s.cfg
+	// Before seccomp, which may not allow close_range; fds opened from here
+	// on are close-on-exec already.
+	if err := closeExtraFds(cfg.PreserveFDs); err != nil {
+		return err
+	}
 	if err := setRlimits(p); err != nil {
 		return err
 	}
@@ -307,9 +312,6 @@ func (s *initProc) finalize(p *specs.Process, sc *specs.LinuxSeccomp, path strin
 		if err := s.loadSeccomp(sc); err != nil {
 			return err
 		}
-	}
-	if err := closeExtraFds(cfg.PreserveFDs); err != nil {
-		return err
 	}
 	env := p.Env
 	if env == nil {

@@ -40,6 +40,21 @@ func setRlimits(p *specs.Process) error {
 	return nil
 }
 
+// checkRlimitRaise fails early (at create, not when the process starts) for
+// a hard limit above this process's own when raising it needs
+// CAP_SYS_RESOURCE and that capability is missing (as on hosts where root
+// runs without it).
+func checkRlimitRaise(rl specs.POSIXRlimit) error {
+	var cur syscall.Rlimit
+	if err := syscall.Getrlimit(rlimitByName[rl.Type], &cur); err != nil || rl.Hard <= cur.Max {
+		return nil
+	}
+	if c, err := capability.NewPid2(0); err == nil && c.Load() == nil && c.Get(capability.EFFECTIVE, capability.CAP_SYS_RESOURCE) {
+		return nil
+	}
+	return invalid("process.rlimits: %s hard limit %d is above this host's %d, and raising it needs CAP_SYS_RESOURCE, which this runtime lacks", rl.Type, rl.Hard, cur.Max)
+}
+
 // setUser switches to process.user, keeping the capabilities that
 // applyCaps sets afterwards.
 func setUser(u specs.User) error {
@@ -171,18 +186,22 @@ func checkExecutable(p string) error {
 	return nil
 }
 
-// closeExtraFds marks every fd above the preserved ones close-on-exec.
+// closeExtraFds marks every fd above the preserved ones close-on-exec
+// (close_range, so a container without /proc works too).
 func closeExtraFds(preserve int) error {
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return err
+	err := unix.CloseRange(uint(3+preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return nil
+	}
+	// Kernels before 5.11: walk /proc/self/fd instead.
+	entries, rerr := os.ReadDir("/proc/self/fd")
+	if rerr != nil {
+		return fmt.Errorf("close_range: %w; /proc/self/fd: %v", err, rerr)
 	}
 	for _, e := range entries {
-		fd, err := strconv.Atoi(e.Name())
-		if err != nil || fd < 3+preserve {
-			continue
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= 3+preserve {
+			unix.CloseOnExec(fd)
 		}
-		unix.CloseOnExec(fd)
 	}
 	return nil
 }

@@ -205,9 +205,12 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 	if err := cg.Apply(ch.pid); err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
-	// The init process sets up the rootfs while this one sets limits and
-	// writes the state: it needs only to be in its cgroup first (for its
-	// cgroup namespace). It waits at the exec FIFO until Start in any case.
+	// Limits (the device rules above all: init creates device nodes) go on
+	// before init is told to proceed; the state file is written while it sets
+	// up the rootfs.
+	if err := cg.Set(res); err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
 	cfg := &initConfig{
 		ID: o.ID, Spec: spec, Process: spec.Process, Rootfs: rootfs, Bundle: bundle,
 		StateDirFd: stateDirFd, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
@@ -233,10 +236,7 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 	}
 	tr("sent")
 	if err := ch.send(cfg); err != nil {
-		return nil, fmt.Errorf("init process: %w", ch.exitError(err))
-	}
-	if err := cg.Set(res); err != nil {
-		return nil, fmt.Errorf("cgroup: %w", err)
+		return nil, ch.failure(err)
 	}
 	if spec.Process != nil && spec.Process.OOMScoreAdj != nil {
 		if err := os.WriteFile("/proc/"+strconv.Itoa(ch.pid)+"/oom_score_adj", []byte(strconv.Itoa(*spec.Process.OOMScoreAdj)), 0); err != nil {
@@ -383,7 +383,11 @@ func readFifo(path string, rec *record) ([]byte, error) {
 				if f, err := os.OpenFile(path, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
 					f.Close()
 				}
-				<-done
+				res := <-done
+				if len(res.data) > 0 {
+					// It was released and has run (and exited) already.
+					return res.data, res.err
+				}
 				return nil, errors.New("init process exited before start")
 			}
 		}

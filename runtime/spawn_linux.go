@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -100,10 +101,9 @@ func (c *child) kill() {
 // joined PID namespace is entered on a locked thread of this process, so the
 // child is born in it.
 func spawn(o *spawnOpts) (*child, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("find own executable: %w", err)
-	}
+	// /proc/self/exe, not the path: the init may run as a user namespace's
+	// root, which need not be able to reach the binary's directory.
+	const self = "/proc/self/exe"
 	parentSock, childSock, err := socketpair()
 	if err != nil {
 		return nil, err
@@ -269,9 +269,21 @@ func (c *child) writeIDMaps(uids, gids []specs.LinuxIDMapping) error {
 	return c.send(syncMsg{Type: msgOK})
 }
 
+// failure explains why talking to the child failed: the error it sent
+// before exiting if there is one (a failed setns in nsenter.c), else how it
+// exited.
+func (c *child) failure(err error) error {
+	_ = c.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if m, rerr := c.recv(); rerr == nil && m.Type == msgError {
+		_, _ = c.cmd.Process.Wait()
+		return errors.New(m.Error)
+	}
+	return fmt.Errorf("init process: %w", c.exitError(err))
+}
+
 // exitError turns a read error on the sync socket into the child's fate.
 func (c *child) exitError(err error) error {
-	if !errors.Is(err, io.EOF) {
+	if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
 		return err
 	}
 	st, werr := c.cmd.Process.Wait()

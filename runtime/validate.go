@@ -10,6 +10,7 @@ import (
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/runtime/seccomp"
@@ -132,8 +133,8 @@ func validateNamespaces(spec *specs.Spec) error {
 		}
 		seen[ns.Type] = true
 		if ns.Path != "" {
-			if _, err := os.Stat(ns.Path); err != nil {
-				return invalid("linux.namespaces: %s namespace path %s: %v", ns.Type, ns.Path, errors.Unwrap(err))
+			if err := checkNamespacePath(ns); err != nil {
+				return err
 			}
 		}
 	}
@@ -195,6 +196,9 @@ func validateProcess(p *specs.Process) error {
 		if rl.Soft > rl.Hard {
 			return invalid("process.rlimits: %s soft limit %d is above its hard limit %d", rl.Type, rl.Soft, rl.Hard)
 		}
+		if err := checkRlimitRaise(rl); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -233,6 +237,29 @@ func validateSysctls(spec *specs.Spec) error {
 		default:
 			return invalid("sysctl %q is not namespaced: it would change the host", k)
 		}
+	}
+	return nil
+}
+
+// checkNamespacePath makes sure a namespace path exists and is a namespace of
+// the declared type (the runtime-spec requires an error otherwise).
+func checkNamespacePath(ns specs.LinuxNamespace) error {
+	f, err := os.Open(ns.Path)
+	if err != nil {
+		return invalid("linux.namespaces: %s namespace path %s: %v", ns.Type, ns.Path, errors.Unwrap(err))
+	}
+	defer f.Close()
+	got, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE)
+	if err != nil {
+		return invalid("linux.namespaces: %s namespace path %s is not a namespace", ns.Type, ns.Path)
+	}
+	if got != nsFlags[ns.Type] {
+		for t, flag := range nsFlags {
+			if flag == got {
+				return invalid("linux.namespaces: %s namespace path %s is a %s namespace", ns.Type, ns.Path, t)
+			}
+		}
+		return invalid("linux.namespaces: %s namespace path %s is a namespace of another type", ns.Type, ns.Path)
 	}
 	return nil
 }

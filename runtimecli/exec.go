@@ -57,11 +57,16 @@ func execCmd(g *globals) *cobra.Command {
 				}
 				p.Env = append(append([]string(nil), p.Env...), env...)
 				if user != "" {
+					// As runc: the UID, and the GID when given; the rest of
+					// process.user (groups, umask) stays.
 					u, err := parseUser(user)
 					if err != nil {
 						return err
 					}
-					p.User = u
+					p.User.UID = u.UID
+					if strings.Contains(user, ":") {
+						p.User.GID = u.GID
+					}
 				}
 				for _, s := range addGids {
 					gid, err := strconv.ParseUint(s, 10, 32)
