@@ -28,7 +28,7 @@ var level = map[string]int{
 	// L4
 	"cmd": 6,
 	// tools that measure berth from outside (bench/, conformance/)
-	"bench": 7, "conformance": 7,
+	"bench": 7, "conformance": 7, "berthtest": 7,
 }
 
 // Extra rules beyond "down only".

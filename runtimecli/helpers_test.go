@@ -22,6 +22,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-dev/berth/berthtest"
 )
 
 const (
@@ -39,7 +41,6 @@ var (
 	baseSpec  []byte   // config.json as "berth runtime spec" writes it
 	applets   []string // busybox applet names (without "busybox")
 	setupErr  error    // why the e2e tests cannot run
-	buildDir  string   // temporary directory of a binary built here
 	ourCgroup []string // the cgroup hierarchies of this host (directories under /sys/fs/cgroup)
 )
 
@@ -49,9 +50,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "runtimecli e2e:", setupErr)
 	}
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	berthtest.Cleanup()
 	// The parent cgroups go only if no container (ours or a parallel run's)
 	// is left in them: rmdir fails on a non-empty cgroup.
 	for _, h := range ourCgroup {
@@ -83,13 +82,7 @@ func setup() error {
 			}
 		}
 	}
-	berthBin = os.Getenv("BERTH_BIN")
-	if berthBin == "" {
-		if berthBin, err = buildBerth(); err != nil {
-			return err
-		}
-	}
-	if berthBin, err = filepath.Abs(berthBin); err != nil {
+	if berthBin, err = berthtest.Binary(); err != nil {
 		return err
 	}
 	dir, err := os.MkdirTemp("", "berth-e2e-spec-")
@@ -102,37 +95,6 @@ func setup() error {
 	}
 	baseSpec, err = os.ReadFile(filepath.Join(dir, "config.json"))
 	return err
-}
-
-// buildBerth builds cmd/berth the way the Makefile does (static, cgo on).
-func buildBerth() (string, error) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	}
-	gomod, err := exec.Command(goBin, "env", "GOMOD").Output()
-	if err != nil || strings.TrimSpace(string(gomod)) == "" {
-		return "", fmt.Errorf("find the module root (go env GOMOD): %v", err)
-	}
-	modRoot := filepath.Dir(strings.TrimSpace(string(gomod)))
-	buildDir, err = os.MkdirTemp("", "berth-e2e-bin-")
-	if err != nil {
-		return "", err
-	}
-	// Reachable by any user: a container's root in a user namespace is not
-	// the host's root (TestUserNamespacePrivateBinary covers a private one).
-	if err := os.Chmod(buildDir, 0o755); err != nil {
-		return "", err
-	}
-	bin := filepath.Join(buildDir, "berth")
-	cmd := exec.Command(goBin, "build", "-tags", "netgo osusergo",
-		"-ldflags", `-linkmode external -extldflags "-static"`, "-o", bin, "./cmd/berth")
-	cmd.Dir = modRoot
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build berth: %v\n%s", err, out)
-	}
-	return bin, nil
 }
 
 // result is the outcome of one berth command.

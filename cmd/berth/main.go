@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/cli"
+	"github.com/berth-dev/berth/daemon"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/runtimecli"
 )
@@ -30,7 +32,8 @@ func main() {
 	}
 	root.SetVersionTemplate("berth version {{.Version}}\n")
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(runtimecli.Command())
+	root.AddCommand(runtimecli.Command(), daemon.Command(version))
+	cli.Register(root)
 	if err := root.Execute(); err != nil {
 		code, reported := runtimecli.ExitCode(err)
 		if !reported {

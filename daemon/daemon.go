@@ -1,0 +1,168 @@
+// Package daemon wires berth's daemon together: configuration, directories,
+// the stores, the engine and the API servers. It holds no logic of its own
+// beyond that wiring and the daemon's lifetime (listen, serve, shut down).
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/content"
+	"github.com/berth-dev/berth/server"
+)
+
+// Defaults, as dockerd's but under berth's names.
+const (
+	DefaultHost     = "unix:///run/berth/berth.sock"
+	DefaultDataRoot = "/var/lib/berth"
+	DefaultExecRoot = "/run/berth"
+)
+
+// Config is the daemon's configuration.
+type Config struct {
+	Hosts    []string
+	DataRoot string
+	ExecRoot string
+	Version  string
+}
+
+// Command returns "berth daemon".
+func Command(version string) *cobra.Command {
+	cfg := Config{Version: version}
+	cmd := &cobra.Command{
+		Use:   "daemon [flags]",
+		Short: "Run the berth daemon (serves the Docker Engine API)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return Run(ctx, cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&cfg.Hosts, "host", "H", []string{DefaultHost}, "address to serve the API on (unix:///path or tcp://127.0.0.1:port)")
+	f.StringVar(&cfg.DataRoot, "data-root", DefaultDataRoot, "directory for persistent state (images, containers, volumes)")
+	f.StringVar(&cfg.ExecRoot, "exec-root", DefaultExecRoot, "directory for runtime state (sockets, container state)")
+	return cmd
+}
+
+// Run serves until ctx is done, then shuts down gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	for _, d := range []string{cfg.DataRoot, cfg.ExecRoot} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	lock, err := lockDataRoot(cfg.DataRoot)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+
+	blobs, err := content.Open(filepath.Join(cfg.DataRoot, "content"))
+	if err != nil {
+		return err
+	}
+	_ = blobs // the image store (next) is built on it
+
+	srv := server.New(server.Config{Version: cfg.Version, DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot}, counts{})
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for _, h := range cfg.Hosts {
+		ln, err := listen(h)
+		if err != nil {
+			return err
+		}
+		lns = append(lns, ln)
+	}
+	errc := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func(ln net.Listener) { errc <- hs.Serve(ln) }(ln)
+	}
+	fmt.Fprintf(os.Stderr, "berth daemon %s: serving the Docker Engine API on %s (data root %s)\n", cfg.Version, strings.Join(cfg.Hosts, ", "), cfg.DataRoot)
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return hs.Shutdown(sctx)
+}
+
+// counts reports what the daemon holds; images and containers arrive with
+// their stores.
+type counts struct{}
+
+func (counts) Counts(context.Context) (images, running, paused, stopped int) { return 0, 0, 0, 0 }
+
+// lockDataRoot makes sure one daemon at a time owns a data root.
+func lockDataRoot(root string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(root, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another berth daemon is using --data-root %s", root)
+	}
+	return f, nil
+}
+
+// listen opens unix:///path (root-only, 0660) or tcp://host:port.
+func listen(host string) (net.Listener, error) {
+	proto, addr, ok := strings.Cut(host, "://")
+	if !ok {
+		return nil, fmt.Errorf("-H %s: want unix:///path or tcp://host:port", host)
+	}
+	switch proto {
+	case "unix":
+		if err := os.MkdirAll(filepath.Dir(addr), 0o711); err != nil {
+			return nil, err
+		}
+		if c, err := net.Dial("unix", addr); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("-H %s: another daemon is already serving there", host)
+		}
+		_ = os.Remove(addr) // a stale socket of a daemon that died
+		old := unix.Umask(0o177)
+		ln, err := net.Listen("unix", addr)
+		unix.Umask(old)
+		if err != nil {
+			return nil, fmt.Errorf("-H %s: %w", host, err)
+		}
+		if err := os.Chmod(addr, 0o660); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		return ln, nil
+	case "tcp":
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("-H %s: %w", host, err)
+		}
+		fmt.Fprintf(os.Stderr, "berth daemon: WARNING: serving the API on %s without TLS: anyone who can reach it is root on this host\n", host)
+		return ln, nil
+	default:
+		return nil, fmt.Errorf("-H %s: protocol %q is not supported (unix, tcp)", host, proto)
+	}
+}
