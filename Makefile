@@ -9,8 +9,13 @@ BIN       := bin/berth
 .PHONY: all berth deps demo test unit conformance clean
 all: berth
 
+# Two steps: the small init program every container starts with, then berth
+# with that program embedded (named after its hash when installed).
 berth:
-	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/berth
+	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/berth-init ./cmd/berth-init
+	cp bin/berth-init cmd/berth/berth-init
+	h=$$(sha256sum bin/berth-init | cut -c1-16) && \
+	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(TAGS) embedinit' -ldflags '$(LDFLAGS) -X main.initHash='$$h -o $(BIN) ./cmd/berth
 
 # Install the Debian packages that building and testing need.
 deps:
@@ -32,4 +37,4 @@ conformance: berth
 	BERTH_BIN=$(CURDIR)/$(BIN) ./conformance/run.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin cmd/berth/berth-init

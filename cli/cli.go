@@ -1,19 +1,15 @@
 // Package cli is berth's docker-style command line: every command is a
-// client of the daemon's Docker Engine API through github.com/moby/moby/client,
-// so it works against a remote daemon too, and every CLI test is an API test.
+// client of the daemon's Docker Engine API (the wire types of
+// github.com/moby/moby/api, through apiClient), so it works against a remote
+// daemon too, and every CLI test is an API test.
 //
 // Imports: only L0 of berth (the layering test enforces it).
 package cli
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net"
 	"os"
-	"strings"
 
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
 
@@ -41,20 +37,16 @@ func (g *globals) address() string {
 	return DefaultHost
 }
 
-func (g *globals) client() (*client.Client, error) {
-	return client.New(client.WithHost(g.address()), client.WithAPIVersionNegotiation())
-}
-
-// explain turns "cannot connect" into what to do about it.
-func (g *globals) explain(err error) error {
-	if err == nil {
-		return nil
+// client connects to the daemon and negotiates the API version.
+func (g *globals) client(ctx context.Context) (*apiClient, error) {
+	c, err := newAPIClient(g.address())
+	if err != nil {
+		return nil, err
 	}
-	var ne *net.OpError
-	if errors.As(err, &ne) || strings.Contains(err.Error(), "Cannot connect") || strings.Contains(err.Error(), "connect: ") {
-		return fmt.Errorf("cannot connect to the berth daemon at %s: is it running? Start it with: berth daemon (as root)", g.address())
+	if err := c.negotiate(ctx); err != nil {
+		return nil, err
 	}
-	return err
+	return c, nil
 }
 
 func ctx(cmd *cobra.Command) context.Context {

@@ -3,11 +3,12 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	goruntime "runtime"
 	"text/template"
 
-	"github.com/moby/moby/client"
+	"github.com/moby/moby/api/types/system"
 	"github.com/spf13/cobra"
 )
 
@@ -18,36 +19,31 @@ func versionCmd(g *globals) *cobra.Command {
 		Short: "Show the berth client and daemon versions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			sv, err := c.ServerVersion(ctx(cmd), client.ServerVersionOptions{})
-			out := map[string]any{
-				"Client": map[string]string{"Version": cmd.Root().Version, "ApiVersion": c.ClientVersion(), "GoVersion": goruntime.Version(), "Os": goruntime.GOOS, "Arch": goruntime.GOARCH},
-			}
+			client := map[string]string{"Version": cmd.Root().Version, "ApiVersion": apiVersion,
+				"GoVersion": goruntime.Version(), "Os": goruntime.GOOS, "Arch": goruntime.GOARCH}
+			var sv system.VersionResponse
+			c, err := g.client(ctx(cmd))
 			if err == nil {
-				out["Server"] = sv
+				client["ApiVersion"] = c.version
+				err = c.do(ctx(cmd), "GET", "/version", nil, nil, &sv)
 			}
 			if format != "" {
+				out := map[string]any{"Client": client}
+				if err == nil {
+					out["Server"] = sv
+				}
 				if terr := execTemplate(format, out); terr != nil {
 					return terr
 				}
-				return g.explain(err)
+				return err
 			}
 			fmt.Printf("Client:\n Version:\t%s\n API version:\t%s\n Go version:\t%s\n OS/Arch:\t%s/%s\n",
-				cmd.Root().Version, c.ClientVersion(), goruntime.Version(), goruntime.GOOS, goruntime.GOARCH)
+				client["Version"], client["ApiVersion"], client["GoVersion"], client["Os"], client["Arch"])
 			if err != nil {
-				return g.explain(err)
+				return err
 			}
-			fmt.Printf("\nServer: %s\n Engine:\n  Version:\t%s\n  API version:\t%s (minimum version %s)\n  OS/Arch:\t%s/%s\n",
-				sv.Platform.Name, sv.Version, sv.APIVersion, sv.MinAPIVersion, sv.Os, sv.Arch)
-			for _, c := range sv.Components {
-				if k := c.Details["KernelVersion"]; k != "" {
-					fmt.Printf("  Kernel:\t%s\n", k)
-				}
-			}
+			fmt.Printf("\nServer: %s\n Engine:\n  Version:\t%s\n  API version:\t%s (minimum version %s)\n  Go version:\t%s\n  OS/Arch:\t%s/%s\n  Kernel:\t%s\n",
+				sv.Platform.Name, sv.Version, sv.APIVersion, sv.MinAPIVersion, sv.GoVersion, sv.Os, sv.Arch, sv.KernelVersion)
 			return nil
 		},
 	}
@@ -62,16 +58,14 @@ func infoCmd(g *globals) *cobra.Command {
 		Short: "Show system-wide information from the daemon",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
+			c, err := g.client(ctx(cmd))
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			res, err := c.Info(ctx(cmd), client.InfoOptions{})
-			if err != nil {
-				return g.explain(err)
+			var i system.Info
+			if err := c.do(ctx(cmd), "GET", "/info", url.Values{}, nil, &i); err != nil {
+				return err
 			}
-			i := res.Info
 			if format != "" {
 				return execTemplate(format, i)
 			}

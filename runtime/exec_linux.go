@@ -75,7 +75,11 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 		consoleFd = 3 + len(extra)
 		extra = append(extra, conn)
 	}
-	ch, err := spawn(&spawnOpts{namespaces: nss, stdio: o.Stdio, extraFiles: extra, setsid: p.Terminal})
+	initPath, initArgs, err := r.initCommand()
+	if err != nil {
+		return nil, err
+	}
+	ch, err := spawn(&spawnOpts{initPath: initPath, initArgs: initArgs, namespaces: nss, stdio: o.Stdio, extraFiles: extra, setsid: p.Terminal})
 	if err != nil {
 		return nil, err
 	}

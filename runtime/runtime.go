@@ -27,6 +27,23 @@ type Runtime struct {
 	Warn func(msg string)
 	// Debug receives a line for each step of a lifecycle operation. Nil drops it.
 	Debug func(msg string)
+	// Init returns the path of the init program (cmd/berth-init) to start
+	// container processes with. Nil means this binary, as "<self> init".
+	Init func() (string, error)
+}
+
+// initCommand is the program and argv that start a container process.
+func (r *Runtime) initCommand() (path string, args []string, err error) {
+	if r.Init == nil {
+		// /proc/self/exe, not a path: a user namespace's root need not be
+		// able to reach the binary's directory.
+		return "/proc/self/exe", []string{"berth", "init"}, nil
+	}
+	p, err := r.Init()
+	if err != nil {
+		return "", nil, err
+	}
+	return p, []string{"berth-init"}, nil
 }
 
 // New returns a Runtime keeping state under root.
@@ -127,7 +144,11 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 		return nil, fmt.Errorf("--console-socket given but process.terminal is false: %w", errdefs.ErrInvalidArgument)
 	}
 
-	if err := os.MkdirAll(r.Root, 0o700); err != nil {
+	// Parents traversable (0711): the init program lives beside the state root.
+	if err := os.MkdirAll(filepath.Dir(r.Root), 0o711); err != nil {
+		return nil, fmt.Errorf("state root %s: %w", r.Root, err)
+	}
+	if err := os.Mkdir(r.Root, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("state root %s: %w", r.Root, err)
 	}
 	dir := r.dir(o.ID)
@@ -189,7 +210,13 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	initPath, initArgs, err := r.initCommand()
+	if err != nil {
+		return nil, err
+	}
 	ch, err = spawn(&spawnOpts{
+		initPath:   initPath,
+		initArgs:   initArgs,
 		namespaces: spec.Linux.Namespaces,
 		uidMaps:    spec.Linux.UIDMappings,
 		gidMaps:    spec.Linux.GIDMappings,

@@ -50,6 +50,8 @@ var joinOrder = []specs.LinuxNamespaceType{
 
 // spawnOpts says how to start the init process.
 type spawnOpts struct {
+	initPath    string   // program to exec
+	initArgs    []string // its argv
 	namespaces  []specs.LinuxNamespace // new (Path == "") or joined
 	uidMaps     []specs.LinuxIDMapping
 	gidMaps     []specs.LinuxIDMapping
@@ -101,9 +103,6 @@ func (c *child) kill() {
 // joined PID namespace is entered on a locked thread of this process, so the
 // child is born in it.
 func spawn(o *spawnOpts) (*child, error) {
-	// /proc/self/exe, not the path: the init may run as a user namespace's
-	// root, which need not be able to reach the binary's directory.
-	const self = "/proc/self/exe"
 	parentSock, childSock, err := socketpair()
 	if err != nil {
 		return nil, err
@@ -118,7 +117,7 @@ func spawn(o *spawnOpts) (*child, error) {
 			stdio[i] = f
 		}
 	}
-	cmd := &exec.Cmd{Path: self, Args: []string{"berth", "init"}, Stdin: stdio[0], Stdout: stdio[1], Stderr: stdio[2]}
+	cmd := &exec.Cmd{Path: o.initPath, Args: o.initArgs, Stdin: stdio[0], Stdout: stdio[1], Stderr: stdio[2]}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, o.extraFiles...)
 	syncFd := 3 + len(cmd.ExtraFiles)
 	cmd.ExtraFiles = append(cmd.ExtraFiles, childSock)

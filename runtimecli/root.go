@@ -28,6 +28,7 @@ type globals struct {
 	logFormat string
 	debug     bool
 	logFile   io.Writer
+	initExe   func() (string, error)
 }
 
 // exitError carries a process exit status through cobra without printing.
@@ -48,9 +49,11 @@ func ExitCode(err error) (code int, reported bool) {
 	return 0, true
 }
 
-// Command returns the "runtime" command and its verbs.
-func Command() *cobra.Command {
-	g := &globals{}
+// Command returns the "runtime" command and its verbs. initExe, if not nil,
+// gives the path of the init program to start containers with (see
+// runtime.Runtime.Init).
+func Command(initExe func() (string, error)) *cobra.Command {
+	g := &globals{initExe: initExe}
 	cmd := &cobra.Command{
 		Use:   "runtime",
 		Short: "The OCI runtime (runc-compatible command line)",
@@ -115,6 +118,7 @@ func wrapRunE(g *globals, c *cobra.Command) {
 
 func (g *globals) runtime() *runtime.Runtime {
 	r := runtime.New(g.root)
+	r.Init = g.initExe
 	r.Warn = func(msg string) {
 		g.logf("warning", "%s", msg)
 		fmt.Fprintln(os.Stderr, "berth runtime: warning:", msg)

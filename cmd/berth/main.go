@@ -32,7 +32,7 @@ func main() {
 	}
 	root.SetVersionTemplate("berth version {{.Version}}\n")
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(runtimecli.Command(), daemon.Command(version))
+	root.AddCommand(runtimecli.Command(initExe), daemon.Command(version))
 	cli.Register(root)
 	if err := root.Execute(); err != nil {
 		code, reported := runtimecli.ExitCode(err)

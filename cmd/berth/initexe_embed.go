@@ -1,0 +1,30 @@
+//go:build embedinit
+
+package main
+
+import (
+	_ "embed"
+	"hash/crc32"
+	"strconv"
+
+	"github.com/berth-dev/berth/runtime"
+)
+
+// The Makefile builds cmd/berth-init first and copies it here.
+//
+//go:embed berth-init
+var initBinary []byte
+
+// initHash names the installed copy; the Makefile sets it to a hash of the
+// file (-X main.initHash=...).
+var initHash string
+
+// initExe installs the embedded init program (once per version) and returns
+// its path.
+func initExe() (string, error) {
+	h := initHash
+	if h == "" {
+		h = strconv.FormatUint(uint64(crc32.Checksum(initBinary, crc32.MakeTable(crc32.Castagnoli))), 16)
+	}
+	return runtime.InstallInit(runtime.DefaultInitDir, "berth-init-"+h, initBinary)
+}
