@@ -50,8 +50,8 @@ var joinOrder = []specs.LinuxNamespaceType{
 
 // spawnOpts says how to start the init process.
 type spawnOpts struct {
-	initPath    string   // program to exec
-	initArgs    []string // its argv
+	initPath    string                 // program to exec
+	initArgs    []string               // its argv
 	namespaces  []specs.LinuxNamespace // new (Path == "") or joined
 	uidMaps     []specs.LinuxIDMapping
 	gidMaps     []specs.LinuxIDMapping
