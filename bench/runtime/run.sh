@@ -90,7 +90,7 @@ cleanup() {
 		if [ "${BENCH_KEEP_HOST_CHANGES:-0}" = 1 ]; then
 			banner "HOST CHANGE KEPT: hugetlb stays mounted as a v1 hierarchy at $HUGETLB_V1" \
 				"undo: umount $HUGETLB_V1 && rmdir $HUGETLB_V1"
-		elif umount "$HUGETLB_V1" && rmdir "$HUGETLB_V1"; then
+		elif find "$HUGETLB_V1" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null; umount "$HUGETLB_V1" && rmdir "$HUGETLB_V1"; then
 			# The kernel frees the v1 hierarchy asynchronously; hugetlb then
 			# returns to the cgroup2 mount, as it was before.
 			for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -182,7 +182,8 @@ for name in $RUNTIMES; do
 		elif [ "${BENCH_ALLOW_HOST_CHANGES:-0}" = 1 ]; then
 			banner "BENCH_ALLOW_HOST_CHANGES=1: CHANGING THE HOST so crun 1.8 can run:" \
 				"  mkdir -p $HUGETLB_V1 && mount -t cgroup -o hugetlb cgroup $HUGETLB_V1" \
-				"(moves hugetlb off the cgroup2 mount; undone at exit unless BENCH_KEEP_HOST_CHANGES=1)"
+				"(moves hugetlb off the cgroup2 mount; unmounted at exit unless BENCH_KEEP_HOST_CHANGES=1," \
+				" but the kernel may keep hugetlb off cgroup2 until reboot: seen here once)"
 			mkdir -p "$HUGETLB_V1"
 			if mount -t cgroup -o hugetlb cgroup "$HUGETLB_V1"; then
 				HOST_CHANGED=1
