@@ -15,20 +15,22 @@ const module = "github.com/berth-dev/berth"
 var level = map[string]int{
 	// L0
 	"errdefs": 0, "reference": 0, "ids": 0, "mount": 0, "atomicfile": 0,
-	// L1, lower row
-	"content": 1, "snapshot": 1, "archive": 1, "remote": 1, "runtime": 1,
+	// L1, lower row: formats, blobs, the registry client, the OCI runtime
+	"archive": 1, "content": 1, "remote": 1, "runtime": 1,
+	// L1, lower row, built on archive
+	"snapshot": 2,
 	// L1, upper row
-	"image": 2, "network": 2, "volume": 2, "shim": 2, "specgen": 2, "logs": 2, "events": 2,
+	"image": 3, "network": 3, "volume": 3, "shim": 3, "specgen": 3, "logs": 3, "events": 3,
 	// L2
-	"engine": 3, "build": 3,
+	"engine": 4, "build": 4,
 	// L3 front doors
-	"cli": 4, "compose": 4, "server": 4, "cri": 4, "registry": 4, "runtimecli": 4,
+	"cli": 5, "compose": 5, "server": 5, "cri": 5, "registry": 5, "runtimecli": 5,
 	// L3 wiring
-	"daemon": 5,
+	"daemon": 6,
 	// L4
-	"cmd": 6,
-	// tools that measure berth from outside (bench/, conformance/)
-	"bench": 7, "conformance": 7, "berthtest": 7,
+	"cmd": 7,
+	// tools that measure berth from outside (bench/, conformance/), test support
+	"bench": 8, "conformance": 8, "berthtest": 8,
 }
 
 // Extra rules beyond "down only".

@@ -69,7 +69,7 @@ type apiError struct {
 	Message string
 }
 
-func (e *apiError) Error() string { return e.Message }
+func (e *apiError) Error() string { return "Error response from daemon: " + e.Message }
 
 // negotiate lowers the API version to the daemon's if that is older.
 func (c *apiClient) negotiate(ctx context.Context) error {
@@ -114,16 +114,21 @@ func (c *apiClient) do(ctx context.Context, method, path string, query url.Value
 	return nil
 }
 
-// send sends one request and returns a 2xx response for the caller to read.
+// send sends one request with a JSON body (if not nil) and returns a 2xx
+// response for the caller to read.
 func (c *apiClient) send(ctx context.Context, method, path string, query url.Values, body any) (*http.Response, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
+	if body == nil {
+		return c.sendRaw(ctx, method, path, query, nil, "")
 	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	return c.sendRaw(ctx, method, path, query, bytes.NewReader(b), "application/json")
+}
+
+// sendRaw sends one request with a streamed body of the given content type.
+func (c *apiClient) sendRaw(ctx context.Context, method, path string, query url.Values, rd io.Reader, contentType string) (*http.Response, error) {
 	u := c.base + "/v" + c.version + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -132,8 +137,8 @@ func (c *apiClient) send(ctx context.Context, method, path string, query url.Val
 	if err != nil {
 		return nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("User-Agent", "berth-cli/"+apiVersion)
 	resp, err := c.http.Do(req)

@@ -8,6 +8,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -25,7 +26,13 @@ func Register(root *cobra.Command) {
 	g := &globals{}
 	root.PersistentFlags().StringVarP(&g.host, "host", "H", "", "daemon address (default: $BERTH_HOST, $DOCKER_HOST, then "+DefaultHost+")")
 	root.AddCommand(versionCmd(g), infoCmd(g))
+	top, image := imageCmds(g)
+	root.AddCommand(top...)
+	root.AddCommand(image)
 }
+
+// errSilent reports a failure already printed, for a non-zero exit status.
+var errSilent = errors.New("")
 
 // address picks the daemon: -H, then BERTH_HOST, then DOCKER_HOST.
 func (g *globals) address() string {

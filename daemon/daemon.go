@@ -20,7 +20,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/content"
+	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/server"
+	"github.com/berth-dev/berth/snapshot"
 )
 
 // Defaults, as dockerd's but under berth's names.
@@ -75,9 +77,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	_ = blobs // the image store (next) is built on it
+	layers, err := snapshot.Open(filepath.Join(cfg.DataRoot, "snapshots"))
+	if err != nil {
+		return err
+	}
+	images, err := image.Open(filepath.Join(cfg.DataRoot, "metadata.db"), blobs, layers)
+	if err != nil {
+		return err
+	}
+	defer images.Close()
 
-	srv := server.New(server.Config{Version: cfg.Version, DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot}, counts{})
+	srv := server.New(server.Config{Version: cfg.Version, DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot}, images)
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	var lns []net.Listener
 	defer func() {
@@ -108,12 +118,6 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	return hs.Shutdown(sctx)
 }
-
-// counts reports what the daemon holds; images and containers arrive with
-// their stores.
-type counts struct{}
-
-func (counts) Counts(context.Context) (images, running, paused, stopped int) { return 0, 0, 0, 0 }
 
 // lockDataRoot makes sure one daemon at a time owns a data root.
 func lockDataRoot(root string) (*os.File, error) {

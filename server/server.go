@@ -33,20 +33,14 @@ type Config struct {
 
 // Server routes Docker Engine API requests.
 type Server struct {
-	cfg Config
-	mux *http.ServeMux
-	sys SystemBackend
+	cfg    Config
+	mux    *http.ServeMux
+	images ImageBackend
 }
 
-// SystemBackend reports what /info counts.
-type SystemBackend interface {
-	// Counts returns the numbers of images and of containers by state.
-	Counts(ctx context.Context) (images, running, paused, stopped int)
-}
-
-// New returns a server; Handler serves it.
-func New(cfg Config, sys SystemBackend) *Server {
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), sys: sys}
+// New returns a server over the image store; Handler serves it.
+func New(cfg Config, images ImageBackend) *Server {
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), images: images}
 	s.routes()
 	return s
 }
@@ -56,6 +50,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("HEAD /_ping", s.ping)
 	s.mux.HandleFunc("GET /version", s.version)
 	s.mux.HandleFunc("GET /info", s.info)
+	s.imageRoutes()
 }
 
 type ctxKey int

@@ -36,8 +36,8 @@ func main() {
 	cli.Register(root)
 	if err := root.Execute(); err != nil {
 		code, reported := runtimecli.ExitCode(err)
-		if !reported {
-			fmt.Fprintln(os.Stderr, "berth:", err)
+		if !reported && err.Error() != "" {
+			fmt.Fprintln(os.Stderr, err)
 		}
 		os.Exit(code)
 	}
