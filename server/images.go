@@ -402,4 +402,3 @@ func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(map[string]string{"status": img.ID.String()})
 }
-
