@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -27,8 +28,8 @@ func imageCmds(g *globals) (top []*cobra.Command, noun *cobra.Command) {
 	noun = &cobra.Command{Use: "image", Short: "Manage images"}
 	ls := imagesCmd(g)
 	ls.Use, ls.Aliases = "ls [flags] [REPOSITORY[:TAG]]", []string{"list"}
-	noun.AddCommand(ls, inspectImageCmd(g), historyCmd(g), tagCmd(g), rmiCmd(g, "rm"), imagePruneCmd(g), importCmd(g))
-	return []*cobra.Command{imagesCmd(g), historyCmd(g), tagCmd(g), rmiCmd(g, "rmi"), importCmd(g)}, noun
+	noun.AddCommand(ls, inspectImageCmd(g), historyCmd(g), tagCmd(g), rmiCmd(g, "rm"), imagePruneCmd(g), importCmd(g), loadCmd(g), saveCmd(g))
+	return []*cobra.Command{imagesCmd(g), historyCmd(g), tagCmd(g), rmiCmd(g, "rmi"), importCmd(g), loadCmd(g), saveCmd(g)}, noun
 }
 
 func imagesCmd(g *globals) *cobra.Command {
@@ -433,4 +434,110 @@ func importCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringArrayVarP(&changes, "change", "c", nil, "apply a Dockerfile instruction to the created image (CMD, ENTRYPOINT, ENV, ...)")
 	cmd.Flags().StringVarP(&message, "message", "m", "", "set a commit message for the imported image")
 	return cmd
+}
+
+func loadCmd(g *globals) *cobra.Command {
+	var input string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "load [flags]",
+		Short: "Load an image from a tar archive or STDIN",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var body io.Reader = os.Stdin
+			if input != "" {
+				f, err := os.Open(input)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				body = f
+			} else if isTerminal(os.Stdin) {
+				return fmt.Errorf("requested load from stdin, but stdin is empty: use -i FILE or redirect a file")
+			}
+			c, err := g.client(ctx(cmd))
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			if quiet {
+				q.Set("quiet", "1")
+			}
+			resp, err := c.sendRaw(ctx(cmd), "POST", "/images/load", q, body, "application/x-tar")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			dec := json.NewDecoder(resp.Body)
+			for {
+				var m struct{ Stream, Error string }
+				if err := dec.Decode(&m); err == io.EOF {
+					return nil
+				} else if err != nil {
+					return fmt.Errorf("load: %w", err)
+				}
+				if m.Error != "" {
+					return fmt.Errorf("%s", m.Error)
+				}
+				if !quiet || strings.HasPrefix(m.Stream, "Loaded") {
+					fmt.Print(m.Stream)
+				}
+			}
+		},
+	}
+	cmd.Flags().StringVarP(&input, "input", "i", "", "read from a tar archive file, instead of STDIN")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "suppress the load output")
+	return cmd
+}
+
+func saveCmd(g *globals) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "save [flags] IMAGE [IMAGE...]",
+		Short: "Save one or more images to a tar archive (streamed to STDOUT by default)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output == "" && isTerminal(os.Stdout) {
+				return fmt.Errorf("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+			}
+			c, err := g.client(ctx(cmd))
+			if err != nil {
+				return err
+			}
+			resp, err := c.sendRaw(ctx(cmd), "GET", "/images/get", url.Values{"names": args}, nil, "")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if output == "" {
+				_, err = io.Copy(os.Stdout, resp.Body)
+				return err
+			}
+			// Written beside the target and renamed: a failed save leaves no
+			// truncated archive under the requested name.
+			tmp, err := os.CreateTemp(filepath.Dir(output), "."+filepath.Base(output)+".tmp*")
+			if err != nil {
+				return err
+			}
+			defer os.Remove(tmp.Name())
+			if _, err := io.Copy(tmp, resp.Body); err != nil {
+				tmp.Close()
+				return fmt.Errorf("save: %w", err)
+			}
+			if err := tmp.Close(); err != nil {
+				return err
+			}
+			if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+				return err
+			}
+			return os.Rename(tmp.Name(), output)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to a file, instead of STDOUT")
+	return cmd
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -26,6 +26,7 @@ import (
 type Blobs interface {
 	Writer(ctx context.Context, expected digest.Digest, size int64) (*content.Writer, error)
 	PutBytes(ctx context.Context, p []byte, expected digest.Digest) (digest.Digest, error)
+	Put(ctx context.Context, r io.Reader, expected digest.Digest, size int64) (digest.Digest, int64, error)
 	Open(d digest.Digest) (io.ReadCloser, error)
 	ReadAll(d digest.Digest, limit int64) ([]byte, error)
 	Has(d digest.Digest) bool

@@ -28,12 +28,16 @@ type ImageBackend interface {
 	Delete(name string, force bool, inUse bimage.InUse) ([]bimage.DeleteItem, error)
 	Prune(all bool, inUse bimage.InUse) ([]bimage.DeleteItem, int64, error)
 	Import(ctx context.Context, r io.Reader, o bimage.ImportOptions) (*bimage.Image, error)
+	Load(ctx context.Context, r io.Reader) ([]bimage.Loaded, error)
+	Save(ctx context.Context, w io.Writer, names []string) error
 }
 
 func (s *Server) imageRoutes() {
 	s.mux.HandleFunc("GET /images/json", s.imageList)
 	s.mux.HandleFunc("POST /images/create", s.imageCreate)
 	s.mux.HandleFunc("POST /images/prune", s.imagePrune)
+	s.mux.HandleFunc("POST /images/load", s.imageLoad)
+	s.mux.HandleFunc("GET /images/get", s.imageSave)
 	// Names contain slashes ("localhost:5000/a/b"): the rest is split here.
 	s.mux.HandleFunc("GET /images/{rest...}", s.imageByName)
 	s.mux.HandleFunc("POST /images/{rest...}", s.imageByName)
@@ -56,6 +60,8 @@ func (s *Server) imageByName(w http.ResponseWriter, r *http.Request) {
 		s.imageHistory(w, r, name)
 	case "POST tag":
 		s.imageTag(w, r, name)
+	case "GET get":
+		s.save(w, r, []string{name})
 	default:
 		writeError(w, fmt.Errorf("page not found: %w", errdefs.ErrNotFound))
 	}
@@ -401,4 +407,47 @@ func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(map[string]string{"status": img.ID.String()})
+}
+
+// imageLoad is "docker load": the body is the archive; the reply is a JSON
+// message stream, as Docker's.
+func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) {
+	loaded, err := s.images.Load(r.Context(), r.Body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	for _, l := range loaded {
+		msg := "Loaded image: " + l.Name + "\n"
+		if l.Name == "" {
+			msg = "Loaded image ID: " + l.ID.String() + "\n"
+		}
+		_ = enc.Encode(map[string]string{"stream": msg})
+	}
+}
+
+func (s *Server) imageSave(w http.ResponseWriter, r *http.Request) {
+	s.save(w, r, r.URL.Query()["names"])
+}
+
+// save streams the archive. Names are resolved before the first byte goes
+// out, so a bad name is a clean error status; a failure later can only cut
+// the stream short (the client sees a truncated archive).
+func (s *Server) save(w http.ResponseWriter, r *http.Request, names []string) {
+	for _, n := range names {
+		if _, err := s.images.Get(n); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	if len(names) == 0 {
+		writeError(w, fmt.Errorf("no image names given: %w", errdefs.ErrInvalidArgument))
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-tar")
+	w.WriteHeader(http.StatusOK)
+	_ = s.images.Save(r.Context(), w, names)
 }

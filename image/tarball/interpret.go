@@ -70,7 +70,7 @@ func (rd *reader) interpret() ([]Image, error) {
 		return rd.readDocker()
 	}
 	if _, ok := rd.entries["repositories"]; ok {
-		return nil, fmt.Errorf("image archive: only a legacy \"repositories\" file, as Docker before 1.10 wrote: %w", errdefs.ErrNotImplemented)
+		return nil, fmt.Errorf("only a legacy \"repositories\" file, as Docker before 1.10 wrote: %w", errdefs.ErrNotImplemented)
 	}
 	return nil, invalid("neither index.json nor manifest.json: not an image archive")
 }
@@ -110,7 +110,7 @@ func (rd *reader) readOCI() ([]Image, error) {
 			return nil, invalid("oci-layout is not JSON: %v", err)
 		}
 		if layout.Version != ocispec.ImageLayoutVersion {
-			return nil, fmt.Errorf("image archive: oci-layout version %q, berth reads %q: %w", layout.Version, ocispec.ImageLayoutVersion, errdefs.ErrNotImplemented)
+			return nil, fmt.Errorf("oci-layout version %q, berth reads %q: %w", layout.Version, ocispec.ImageLayoutVersion, errdefs.ErrNotImplemented)
 		}
 	}
 	data, err := rd.json("index.json")
@@ -122,23 +122,23 @@ func (rd *reader) readOCI() ([]Image, error) {
 		return nil, err
 	}
 	var images []Image
-	for _, desc := range idx.Manifests {
+	for n, desc := range idx.Manifests {
 		m, ok, err := rd.resolve(desc, 0)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("index.json, entry %d: %w", n+1, err)
 		}
 		if !ok {
 			continue // not an image: an artifact, a signature
 		}
 		tags, err := tagsFromAnnotations(desc.Annotations)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("index.json, entry %d: %w", n+1, err)
 		}
 		i := slices.IndexFunc(images, func(x Image) bool { return x.ManifestDigest == m.Digest })
 		if i < 0 {
 			img, err := rd.loadManifest(m)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("index.json, entry %d: %w", n+1, err)
 			}
 			images = append(images, img)
 			i = len(images) - 1
@@ -190,7 +190,7 @@ func (rd *reader) resolve(desc ocispec.Descriptor, depth int) (ocispec.Descripto
 		}
 		return rd.resolve(m, depth+1)
 	case mt == mediaTypeDockerSchema1 || mt == mediaTypeDockerSchema1JWS:
-		return desc, false, fmt.Errorf("image archive: manifest %s: Docker schema 1 manifests are not supported: %w", desc.Digest, errdefs.ErrNotImplemented)
+		return desc, false, fmt.Errorf("manifest %s: Docker schema 1 manifests are not supported: %w", desc.Digest, errdefs.ErrNotImplemented)
 	case mt == "":
 		return desc, false, invalid("descriptor of %s has no media type", desc.Digest)
 	}
@@ -241,7 +241,7 @@ func pickPlatform(index digest.Digest, idx *ocispec.Index) (ocispec.Descriptor, 
 	if len(have) == 0 {
 		return ocispec.Descriptor{}, invalid("image index %s has no manifest for %s (nor for any platform)", index, platformString(&want))
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("image archive: image index %s has no manifest for %s, only for %s: %w",
+	return ocispec.Descriptor{}, fmt.Errorf("image index %s has no manifest for %s, only for %s: %w",
 		index, platformString(&want), strings.Join(have, ", "), errdefs.ErrNotFound)
 }
 
@@ -276,7 +276,7 @@ func (rd *reader) blobJSON(desc ocispec.Descriptor) ([]byte, error) {
 func (rd *reader) loadManifest(desc ocispec.Descriptor) (Image, error) {
 	data, err := rd.blobJSON(desc)
 	if err != nil {
-		return Image{}, err
+		return Image{}, fmt.Errorf("manifest: %w", err)
 	}
 	var m ocispec.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
@@ -360,7 +360,7 @@ func (rd *reader) dockerImage(it manifestItem) (Image, error) {
 	}
 	ce, err := rd.stored(cpath)
 	if err != nil {
-		return Image{}, err
+		return Image{}, fmt.Errorf("config: %w", err)
 	}
 	if named := digestInName(cpath); named != "" && named != ce.digest {
 		return Image{}, invalid("config %q: its bytes are %s, its name says %s", it.Config, ce.digest, named)

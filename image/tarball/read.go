@@ -138,7 +138,7 @@ func Read(ctx context.Context, r io.Reader, blobs BlobStore) (*Archive, error) {
 	}
 	images, err := rd.read(r)
 	if err != nil {
-		return &Archive{Unreferenced: rd.written}, err
+		return &Archive{Unreferenced: rd.written}, fmt.Errorf("image archive: %w", err)
 	}
 	used := map[digest.Digest]bool{}
 	for _, img := range images {
@@ -166,7 +166,7 @@ func (rd *reader) read(r io.Reader) ([]Image, error) {
 
 // invalid is an error about the archive's content.
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("image archive: "+format+": %w", append(args, errdefs.ErrInvalidArgument)...)
+	return fmt.Errorf(format+": %w", append(args, errdefs.ErrInvalidArgument)...)
 }
 
 // streamErr classes an error met while reading the tar: a malformed or
@@ -179,14 +179,14 @@ func streamErr(what string, err error) error {
 		}
 		return invalid("%s: %v", what, err)
 	}
-	return fmt.Errorf("image archive: %s: %w", what, err)
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // scan is the one pass over the tar.
 func (rd *reader) scan(r io.Reader) error {
 	dr, _, err := archive.Decompress(r)
 	if err != nil {
-		return fmt.Errorf("image archive: %w", err)
+		return fmt.Errorf("%w", err)
 	}
 	defer dr.Close()
 	tr := tar.NewReader(dr)
@@ -270,7 +270,7 @@ func (rd *reader) add(hdr *tar.Header, tr io.Reader) error {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, tar.ErrHeader) {
 			return streamErr(fmt.Sprintf("entry %q", name), err)
 		}
-		return fmt.Errorf("image archive: entry %q: %w", name, err)
+		return fmt.Errorf("entry %q: %w", name, err)
 	}
 	rd.recordWritten(d)
 	return rd.put(name, &entry{digest: d, size: n})
@@ -388,7 +388,7 @@ func (rd *reader) stored(p string) (*entry, error) {
 	}
 	if e.data != nil && !rd.wrote[e.digest] {
 		if _, _, err := rd.blobs.Put(rd.ctx, bytes.NewReader(e.data), e.digest, e.size); err != nil {
-			return nil, fmt.Errorf("image archive: %q: %w", p, err)
+			return nil, fmt.Errorf("%q: %w", p, err)
 		}
 		rd.recordWritten(e.digest)
 	}
@@ -409,15 +409,15 @@ func (rd *reader) json(p string) ([]byte, error) {
 	}
 	rc, err := rd.blobs.Open(e.digest)
 	if err != nil {
-		return nil, fmt.Errorf("image archive: %q: %w", p, err)
+		return nil, fmt.Errorf("%q: %w", p, err)
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, maxJSON+1))
 	if err != nil {
-		return nil, fmt.Errorf("image archive: %q: %w", p, err)
+		return nil, fmt.Errorf("%q: %w", p, err)
 	}
 	if int64(len(b)) != e.size {
-		return nil, fmt.Errorf("image archive: %q: the store has %d bytes of blob %s, expected %d", p, len(b), e.digest, e.size)
+		return nil, fmt.Errorf("%q: the store has %d bytes of blob %s, expected %d", p, len(b), e.digest, e.size)
 	}
 	return b, nil
 }

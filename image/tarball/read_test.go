@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	goruntime "runtime"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -94,6 +96,22 @@ func TestReadGzipLayerDiffID(t *testing.T) {
 				t.Errorf("layer = %+v, want blob %s, diff ID %s, gzip", layer, l.digest(), l.diffID)
 			}
 		})
+	}
+}
+
+func TestReadZstdLayerDiffID(t *testing.T) {
+	l := mkLayer(t, "zst", false)
+	zw, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.blob = zw.EncodeAll(l.blob, nil)
+	zw.Close()
+	img := mkImage(t, goruntime.GOARCH, l)
+	got := mustRead(t, newStore(t), mkTar(t, dockerFiles(t, img)...))
+	layer := got.Images[0].Layers[0]
+	if layer.DiffID != l.diffID || layer.Blob != l.digest() || layer.MediaType != ocispec.MediaTypeImageLayerZstd {
+		t.Errorf("layer = %+v, want blob %s, diff ID %s, zstd", layer, l.digest(), l.diffID)
 	}
 }
 
@@ -293,7 +311,7 @@ func TestReadHostile(t *testing.T) {
 		{"device", mkTar(t, append(docker, file{name: "dev", typ: tar.TypeChar})...), "only files", errdefs.ErrInvalidArgument},
 		{"blob digest mismatch", mkTar(t, append(oci, file{name: blobPath(digest.FromString("x")), data: otherBlob})...), "expected", errdefs.ErrInvalidArgument},
 		{"bad blob name", mkTar(t, append(oci, file{name: "blobs/sha256/xyz", data: otherBlob})...), "does not name a digest", errdefs.ErrInvalidArgument},
-		{"config name mismatch", mkTar(t, append(replace(docker, cfgName, file{name: cfgName, data: img.layers[0].blob}))...), "its name says", errdefs.ErrInvalidArgument},
+		{"config name mismatch", mkTar(t, replace(docker, cfgName, file{name: cfgName, data: img.layers[0].blob})...), "its name says", errdefs.ErrInvalidArgument},
 		{"non-JSON config", mkTar(t, append(append(replace(docker, "manifest.json", file{}), file{name: "c.json", data: badConfig}),
 			manifest([]manifestItem{withLayers(manifestItem{Config: "c.json"}, layerPaths...)}))...), "is not JSON", errdefs.ErrInvalidArgument},
 		{"duplicate path", mkTar(t, append(docker, file{name: cfgName, data: otherBlob})...), "appears twice", errdefs.ErrInvalidArgument},
@@ -320,6 +338,7 @@ func TestReadHostile(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Read succeeded, want an error mentioning %q", tt.want)
 			}
+			t.Log(err)
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q does not mention %q", err, tt.want)
 			}
@@ -339,3 +358,64 @@ func TestReadHostile(t *testing.T) {
 		})
 	}
 }
+
+// zeroFileLayer writes a layer tar holding one file of n zero bytes.
+func zeroFileLayer(w io.Writer, n int64) error {
+	tw := tar.NewWriter(w)
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "big", Size: n, Mode: 0o644}); err != nil {
+		return err
+	}
+	if _, err := io.CopyN(tw, zeros{}, n); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// Read streams layers into the store: it allocates far less than a layer.
+func TestReadStreamsLayers(t *testing.T) {
+	const size = 32 << 20
+	var counter countWriter
+	h := digest.Canonical.Digester()
+	if err := zeroFileLayer(io.MultiWriter(h.Hash(), &counter), size); err != nil {
+		t.Fatal(err)
+	}
+	layerDigest, layerSize := h.Digest(), counter.n
+	img := mkImage(t, goruntime.GOARCH)
+	img.config = mustJSON(t, ocispec.Image{RootFS: ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{layerDigest}}})
+	items := []manifestItem{{Config: "config.json", Layers: []string{"layer.tar"}}}
+
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		for _, f := range []file{{name: "manifest.json", data: mustJSON(t, items)}, {name: "config.json", data: img.config}} {
+			tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: f.name, Size: int64(len(f.data)), Mode: 0o644})
+			tw.Write(f.data)
+		}
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "layer.tar", Size: layerSize, Mode: 0o644})
+		zeroFileLayer(tw, size)
+		pw.CloseWithError(tw.Close())
+	}()
+	var before, after goruntime.MemStats
+	goruntime.ReadMemStats(&before)
+	a, err := Read(context.Background(), pr, newStore(t))
+	goruntime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := a.Images[0].Layers[0]; l.DiffID != layerDigest || l.Size != layerSize {
+		t.Fatalf("layer %+v, want %s of %d bytes", l, layerDigest, layerSize)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > size/4 {
+		t.Errorf("Read of a %d MiB layer allocated %d MiB", size>>20, alloc>>20)
+	} else {
+		t.Logf("Read of a %d MiB layer allocated %d KiB", size>>20, alloc>>10)
+	}
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }

@@ -132,12 +132,12 @@ func (rd *reader) computeDiffIDs(blobs []digest.Digest) error {
 func diffID(ctx context.Context, blobs Provider, d digest.Digest) (layerInfo, error) {
 	rc, err := blobs.Open(d)
 	if err != nil {
-		return layerInfo{}, fmt.Errorf("image archive: layer %s: %w", d, err)
+		return layerInfo{}, fmt.Errorf("layer %s: %w", d, err)
 	}
 	defer rc.Close()
 	dr, c, err := archive.Decompress(ctxReader{ctx, rc})
 	if err != nil {
-		return layerInfo{}, fmt.Errorf("image archive: layer %s: %w", d, err)
+		return layerInfo{}, fmt.Errorf("layer %s: %w", d, err)
 	}
 	defer dr.Close()
 	if c == archive.Uncompressed && d.Algorithm() == digest.Canonical {

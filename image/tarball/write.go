@@ -150,7 +150,7 @@ func makePlan(ctx context.Context, blobs Provider, images []Image) (*plan, error
 		}
 		diffIDs, err := parseRootFS(img.Config, config)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("image archive: %w", err)
 		}
 		if len(diffIDs) != len(img.Layers) {
 			return nil, fmt.Errorf("image archive: image config %s lists %d layers, the image has %d: %w", img.Config, len(diffIDs), len(img.Layers), errdefs.ErrInvalidArgument)
