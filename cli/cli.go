@@ -28,7 +28,7 @@ func Register(root *cobra.Command) {
 	root.AddCommand(versionCmd(g), infoCmd(g))
 	top, image := imageCmds(g)
 	root.AddCommand(top...)
-	root.AddCommand(image)
+	root.AddCommand(image, systemCmd(g))
 }
 
 // errSilent reports a failure already printed, for a non-zero exit status.

@@ -192,3 +192,25 @@ func runStdin(t *testing.T, name string, stdin *os.File, args ...string) string 
 	}
 	return string(out)
 }
+
+func TestDockerCLISystemDF(t *testing.T) {
+	d := berthtest.StartDaemon(t)
+	b, _ := berthtest.Binary()
+	if _, err := berthtest.Run(t, b, "-H", d.Host, "import", busyboxTar(t), "busybox"); err != nil {
+		t.Fatal(err)
+	}
+	mustDocker(t, d, "tag", "busybox", "second")
+	out := mustDocker(t, d, "system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Size}}")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "Images 1 ") || strings.HasSuffix(lines[0], " 0B") {
+		t.Fatalf("docker system df: %q", out)
+	}
+	out = mustDocker(t, d, "system", "df", "-v")
+	if !strings.Contains(out, "busybox") || !strings.Contains(out, "second") {
+		t.Errorf("docker system df -v: %q", out)
+	}
+	out, err := berthtest.Run(t, b, "-H", d.Host, "system", "df")
+	if err != nil || !strings.Contains(out, "Images") || !strings.Contains(out, "(100%)") {
+		t.Errorf("berth system df: %v: %q", err, out)
+	}
+}

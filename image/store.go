@@ -373,3 +373,41 @@ func (s *Store) Tag(source, target string) error {
 
 // errNoConfig is returned for a record whose config blob is missing.
 var errNoConfig = errors.New("config blob missing")
+
+// DiskUsage is what "system df" reports of images.
+type DiskUsage struct {
+	LayersSize int64                   // all unpacked layers, each counted once
+	Shared     map[digest.Digest]int64 // per image: its layers that other images also use
+}
+
+// Usage measures the layers and how images share them.
+func (s *Store) Usage() (*DiskUsage, error) {
+	recs, err := s.records()
+	if err != nil {
+		return nil, err
+	}
+	sizes, err := s.layerSizes()
+	if err != nil {
+		return nil, err
+	}
+	users := map[digest.Digest]int{}
+	for _, r := range recs {
+		for _, l := range r.Layers {
+			users[l.ChainID]++
+		}
+	}
+	du := &DiskUsage{Shared: map[digest.Digest]int64{}}
+	for c, n := range users {
+		if n > 0 {
+			du.LayersSize += sizes[c]
+		}
+	}
+	for id, r := range recs {
+		for _, l := range r.Layers {
+			if users[l.ChainID] > 1 {
+				du.Shared[id] += sizes[l.ChainID]
+			}
+		}
+	}
+	return du, nil
+}

@@ -30,6 +30,7 @@ type ImageBackend interface {
 	Import(ctx context.Context, r io.Reader, o bimage.ImportOptions) (*bimage.Image, error)
 	Load(ctx context.Context, r io.Reader) ([]bimage.Loaded, error)
 	Save(ctx context.Context, w io.Writer, names []string) error
+	Usage() (*bimage.DiskUsage, error)
 }
 
 func (s *Server) imageRoutes() {

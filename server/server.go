@@ -51,6 +51,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /version", s.version)
 	s.mux.HandleFunc("GET /info", s.info)
 	s.imageRoutes()
+	s.mux.HandleFunc("GET /system/df", s.diskUsage)
 }
 
 type ctxKey int
