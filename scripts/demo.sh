@@ -1,23 +1,42 @@
 #!/usr/bin/env bash
-# Build a busybox bundle offline (from Debian's busybox-static) and run a
-# container in it with berth's own OCI runtime. Needs root.
+# The README's first command. Offline, from Debian's busybox-static:
+#  1. a busybox bundle, run as a container by berth's own OCI runtime;
+#  2. a berth daemon (started in the background unless one answers on the
+#     default socket) with busybox:latest imported into its image store.
+# Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BERTH=${BERTH:-$PWD/bin/berth}
-# The rootfs needs a static busybox: Debian's busybox-static (make deps installs it).
 BB=/bin/busybox
 dpkg -s busybox-static >/dev/null 2>&1 || { echo "demo: busybox-static is not installed: run 'make deps'" >&2; exit 1; }
 dir=${DEMO_DIR:-/tmp/berth-demo}
 rm -rf "$dir"
-mkdir -p "$dir/rootfs/bin"
+mkdir -p "$dir/rootfs/bin" "$dir/rootfs/etc" "$dir/rootfs/tmp"
 cp "$BB" "$dir/rootfs/bin/busybox"
 for applet in $("$BB" --list); do
 	[ "$applet" = busybox ] || ln -sf busybox "$dir/rootfs/bin/$applet"
 done
-cd "$dir"
-"$BERTH" runtime spec
-# A non-interactive process, so the demo works without a terminal.
-sed -i 's/"terminal": true/"terminal": false/' config.json
-sed -i 's|"sh"$|"sh", "-c", "echo hello from $(hostname), pid $$ in its own namespaces; id; ls /"|' config.json
-id=demo-$$
-exec "$BERTH" runtime --root /run/berth/demo run --bundle "$dir" "$id"
+
+echo "== 1. a container from a bundle, with berth runtime"
+(
+	cd "$dir"
+	"$BERTH" runtime spec
+	sed -i 's/"terminal": true/"terminal": false/' config.json
+	sed -i 's|"sh"$|"sh", "-c", "echo hello from $(hostname), pid $$ in its own namespaces; id; ls /"|' config.json
+	"$BERTH" runtime --root /run/berth/demo run --bundle "$dir" "demo-$$"
+)
+
+echo "== 2. busybox:latest in the daemon's image store"
+if ! "$BERTH" info >/dev/null 2>&1; then
+	mkdir -p /var/log/berth
+	nohup "$BERTH" daemon >/var/log/berth/daemon.log 2>&1 &
+	for _ in $(seq 1 100); do
+		"$BERTH" info >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	echo "started berth daemon (pid $!, log /var/log/berth/daemon.log, socket /run/berth/berth.sock)"
+fi
+tar -C "$dir/rootfs" -cf "$dir/busybox.tar" .
+"$BERTH" import -c 'CMD ["sh"]' -m "busybox-static $(dpkg-query -W -f '${Version}' busybox-static), offline" "$dir/busybox.tar" busybox:latest >/dev/null
+"$BERTH" images busybox
+echo "The docker CLI works too: DOCKER_HOST=unix:///run/berth/berth.sock docker images"
