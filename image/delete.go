@@ -114,11 +114,7 @@ func (s *Store) release() error {
 func (s *Store) Prune(all bool, inUse InUse) ([]DeleteItem, int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	recs, err := s.records()
-	if err != nil {
-		return nil, 0, err
-	}
-	refs, err := s.refsByImage()
+	recs, refs, err := s.index()
 	if err != nil {
 		return nil, 0, err
 	}

@@ -98,11 +98,7 @@ func (s *Store) Save(ctx context.Context, w io.Writer, names []string) error {
 	if len(names) == 0 {
 		return fmt.Errorf("no image to save: %w", errdefs.ErrInvalidArgument)
 	}
-	recs, err := s.records()
-	if err != nil {
-		return err
-	}
-	refs, err := s.refsByImage()
+	recs, refs, err := s.index()
 	if err != nil {
 		return err
 	}

@@ -242,13 +242,19 @@ func (s *Store) image(r *record, refs []string) (*Image, error) {
 	return img, nil
 }
 
-// List returns every image, newest first.
-func (s *Store) List() ([]*Image, error) {
+// index reads every record and the names pointing at each image.
+func (s *Store) index() (map[digest.Digest]*record, map[digest.Digest][]string, error) {
 	recs, err := s.records()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	refs, err := s.refsByImage()
+	return recs, refs, err
+}
+
+// List returns every image, newest first.
+func (s *Store) List() ([]*Image, error) {
+	recs, refs, err := s.index()
 	if err != nil {
 		return nil, err
 	}
@@ -294,11 +300,7 @@ func (s *Store) Get(name string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	recs, err := s.records()
-	if err != nil {
-		return nil, err
-	}
-	refs, err := s.refsByImage()
+	recs, refs, err := s.index()
 	if err != nil {
 		return nil, err
 	}
