@@ -2,10 +2,10 @@ package server
 
 import (
 	"bufio"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -55,4 +55,6 @@ func TestRoutesAreInSwagger(t *testing.T) {
 	}
 }
 
-func newRequest(method, path string) (*http.Request, error) { return http.NewRequest(method, path, nil) }
+func newRequest(method, path string) (*http.Request, error) {
+	return http.NewRequest(method, path, nil)
+}
