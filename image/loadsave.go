@@ -65,13 +65,19 @@ func (s *Store) Load(ctx context.Context, r io.Reader) ([]Loaded, error) {
 	return out, nil
 }
 
-// dropUnreferenced deletes the given blobs that no recorded image uses.
+// dropUnreferenced deletes the given blobs that no recorded image uses. The
+// caller is a load in flight; when another one is too, the blobs stay (that
+// load may have found them already written and count on them) and the next
+// start's collection removes whatever is left unused.
 func (s *Store) dropUnreferenced(ds []digest.Digest) {
 	if len(ds) == 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.loads > 1 {
+		return
+	}
 	recs, err := s.records()
 	if err != nil {
 		return

@@ -15,7 +15,10 @@
 //     indexes (multi-platform images); names come from the annotations
 //     io.containerd.image.name (a full reference) or
 //     org.opencontainers.image.ref.name (a reference, or a bare tag, which
-//     names nothing on its own and is ignored).
+//     names nothing on its own and is ignored). From a multi-platform index
+//     Read takes the manifest for linux and the architecture berth runs on
+//     (linux/amd64 on amd64), and fails, listing the platforms there are,
+//     if it has none.
 //   - docker save, Docker 25 and later: both at once, manifest.json pointing
 //     into blobs/sha256/.
 //
@@ -47,7 +50,8 @@
 // For each Image: unpack Layers in order (decompressing; their DiffIDs are
 // verified) as snapshots keyed by chain ID, record the image by its Config
 // digest with its layers and ManifestDigest, then point RepoTags at it (a tag
-// already in use moves, as with docker load). Then delete Unreferenced blobs
+// already in use moves, as with docker load; should an archive give one tag
+// to two images, the later one wins). Then delete Unreferenced blobs
 // that it does not otherwise reference.
 //
 // # Imports
