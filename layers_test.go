@@ -16,11 +16,11 @@ var level = map[string]int{
 	// L0
 	"errdefs": 0, "reference": 0, "ids": 0, "mount": 0, "atomicfile": 0,
 	// L1, lower row: formats, blobs, the registry client, the OCI runtime
-	"archive": 1, "content": 1, "remote": 1, "runtime": 1,
+	"archive": 1, "content": 1, "remote": 1, "runtime": 1, "logs": 1, "events": 1,
 	// L1, lower row, built on archive
 	"snapshot": 2,
 	// L1, upper row
-	"image": 3, "network": 3, "volume": 3, "shim": 3, "specgen": 3, "logs": 3, "events": 3,
+	"image": 3, "network": 3, "volume": 3, "shim": 3, "specgen": 3,
 	// L2
 	"engine": 4, "build": 4,
 	// L3 front doors
