@@ -69,6 +69,16 @@ type Options struct {
 	// IPC: "" or "private" (new), "host"; PID: "" (new) or "host"; UTS: ""
 	// (new) or "host".
 	IPC, PID, UTS string
+	// CgroupNS is --cgroupns: "private" (a new cgroup namespace, Docker's
+	// default on cgroup v2 hosts) or "host" (none, Docker's default on
+	// cgroup v1); "" is "host". The engine picks the default for the host.
+	CgroupNS string
+
+	// KernelVersion is the host kernel's release ("6.1.0-13-amd64"), which
+	// decides the seccomp rules that carry a minKernel (Docker's default
+	// profile allows ptrace without CAP_SYS_PTRACE from 4.8 on). "" leaves
+	// such rules out of "includes" and ignores them in "excludes".
+	KernelVersion string
 
 	Resources Resources
 	Ulimits   []Ulimit
