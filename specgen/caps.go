@@ -29,9 +29,6 @@ var allCaps = []string{
 // container gets (what --cap-add ALL adds).
 func AllCapabilities() []string { return clone(allCaps) }
 
-// DefaultCapabilities returns Docker's default capability set.
-func DefaultCapabilities() []string { return clone(defaultCaps) }
-
 // capabilities applies --cap-add and --cap-drop to Docker's default set the
 // way Docker does: a privileged container gets everything; "ALL" in
 // --cap-add means every capability but those dropped; otherwise "ALL" in

@@ -74,7 +74,7 @@ func TestUnknownCapability(t *testing.T) {
 func TestAllCapabilitiesIsACopy(t *testing.T) {
 	a := AllCapabilities()
 	a[0] = "x"
-	if allCaps[0] != "CAP_CHOWN" || DefaultCapabilities()[0] != "CAP_CHOWN" {
+	if allCaps[0] != "CAP_CHOWN" {
 		t.Error("callers can change the package's lists")
 	}
 }

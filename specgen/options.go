@@ -3,7 +3,8 @@
 // I/O, no clock, no randomness; everything it needs is in Options. All of
 // Docker's defaults (capabilities, the seccomp profile, masked and read-only
 // paths, /dev, /dev/shm's size) live here, and --privileged lifts them as
-// Docker does.
+// Docker does. It imports only errdefs and the runtime-spec types (the
+// runtime reads what it writes, it never calls the runtime).
 package specgen
 
 // Options is one container's configuration as far as its runtime spec goes.

@@ -111,6 +111,9 @@ func cpu(r *Resources) (*specs.LinuxCPU, error) {
 	switch {
 	case r.NanoCPUs < 0:
 		return nil, invalid("--cpus %d must not be negative", r.NanoCPUs)
+	case r.NanoCPUs > 0 && r.NanoCPUs < 1e7:
+		// Below 1% of a CPU the CFS quota would be under its 1ms minimum.
+		return nil, invalid("--cpus %.3f: the minimum is 0.01", float64(r.NanoCPUs)/1e9)
 	case r.NanoCPUs > 0 && r.CPUPeriod > 0:
 		return nil, invalid("Conflicting options: Nano CPUs and CPU Period cannot both be set")
 	case r.NanoCPUs > 0 && r.CPUQuota > 0:

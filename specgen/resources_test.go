@@ -83,6 +83,7 @@ func TestResourceErrors(t *testing.T) {
 		{"cpus and period", Resources{NanoCPUs: 1e9, CPUPeriod: 100000}, "Nano CPUs and CPU Period cannot both be set"},
 		{"cpus and quota", Resources{NanoCPUs: 1e9, CPUQuota: 50000}, "Nano CPUs and CPU Quota cannot both be set"},
 		{"negative cpus", Resources{NanoCPUs: -1}, "--cpus"},
+		{"too few cpus", Resources{NanoCPUs: 1e6}, "--cpus 0.001: the minimum is 0.01"},
 		{"period too small", Resources{CPUPeriod: 999}, "CPU cfs period can not be less than 1ms"},
 		{"period too large", Resources{CPUPeriod: 1000001}, "CPU cfs period"},
 		{"quota too small", Resources{CPUQuota: 999}, "CPU cfs quota can not be less than 1ms"},
