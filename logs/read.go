@@ -3,7 +3,6 @@ package logs
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -109,20 +108,13 @@ func (r *reader) result(err error) error {
 	return err
 }
 
-// record is a json-file line. "attrs" is ignored.
-type record struct {
-	Log    string    `json:"log"`
-	Stream string    `json:"stream"`
-	Time   time.Time `json:"time"`
-}
-
 // parse decodes a line and applies the filters.
 func (r *reader) parse(line []byte) (Entry, bool) {
-	var rec record
-	if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &rec) != nil {
+	stream, log, t, ok := decode(line)
+	if !ok {
 		return Entry{}, false
 	}
-	switch rec.Stream {
+	switch stream {
 	case "stdout":
 		if !r.o.Stdout {
 			return Entry{}, false
@@ -132,10 +124,10 @@ func (r *reader) parse(line []byte) (Entry, bool) {
 			return Entry{}, false
 		}
 	}
-	if !r.o.Since.IsZero() && rec.Time.Before(r.o.Since) {
+	if !r.o.Since.IsZero() && t.Before(r.o.Since) {
 		return Entry{}, false
 	}
-	return Entry{Stream: rec.Stream, Line: []byte(rec.Log), Time: rec.Time}, true
+	return Entry{Stream: stream, Line: log, Time: t}, true
 }
 
 // line passes on one line read forwards.
