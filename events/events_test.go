@@ -289,18 +289,13 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	_, slow, cancelSlow := b.Subscribe(nil, time.Time{}, time.Time{})
 	defer cancelSlow()
 	_, fast, cancelFast := b.Subscribe(nil, time.Time{}, time.Time{})
-	received := make(chan int)
-	go func() {
-		n := 0
-		for range fast {
-			n++
-		}
-		received <- n
-	}()
 	start := time.Now()
 	const total = SubscriberBuffer + 100
 	for i := range total {
 		b.Publish(ctr(fmt.Sprint(i), "c", "n"))
+		if e, ok := <-fast; !ok || e.Action != fmt.Sprint(i) { // keeps up
+			t.Fatalf("fast subscriber: got %v, %v", e.Action, ok)
+		}
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("Publish took %v with a stuck subscriber", d)
@@ -312,12 +307,15 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	if n != SubscriberBuffer {
 		t.Errorf("slow subscriber got %d, want %d then close", n, SubscriberBuffer)
 	}
-	cancelFast()
-	if got := <-received; got != total {
-		t.Errorf("fast subscriber got %d of %d", got, total)
+	if b.Subscribers() != 1 {
+		t.Errorf("%d subscribers, want the fast one", b.Subscribers())
 	}
-	cancelSlow() // again: harmless
 	cancelFast()
+	if _, ok := <-fast; ok {
+		t.Error("cancel did not close the channel")
+	}
+	cancelSlow() // after the drop: harmless
+	cancelFast() // twice: harmless
 	if b.Subscribers() != 0 {
 		t.Errorf("subscribers left")
 	}

@@ -386,7 +386,7 @@ func (s *smallReader) Read(p []byte) (int, error) {
 }
 
 func TestConcurrentWriters(t *testing.T) {
-	w, path := newWriter(t, 64<<10, 3)
+	w, path := newWriter(t, 256<<10, 5) // ~930 KB in all: rotates, keeps all
 	var wg sync.WaitGroup
 	const per = 2000
 	for _, stream := range []string{"stdout", "stderr"} {
@@ -408,7 +408,7 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	wg.Wait()
 	// Every line of every file is a whole record.
-	for _, name := range []string{path, path + ".1", path + ".2"} {
+	for _, name := range []string{path, path + ".1", path + ".2", path + ".3"} {
 		data, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
@@ -420,12 +420,12 @@ func TestConcurrentWriters(t *testing.T) {
 			}
 		}
 	}
-	// And per stream, the kept ones are in order and contiguous.
-	last := map[string]int{}
+	// And per stream, all are there, in order.
+	last := map[string]int{"stdout": -1, "stderr": -1}
 	for _, e := range readAll(t, path, all) {
 		var n int
 		fmt.Sscanf(string(e.Line), e.Stream+" %d", &n)
-		if prev, ok := last[e.Stream]; ok && n != prev+1 {
+		if prev := last[e.Stream]; n != prev+1 {
 			t.Fatalf("%s: %d after %d", e.Stream, n, prev)
 		}
 		last[e.Stream] = n
