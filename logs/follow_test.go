@@ -35,6 +35,13 @@ func (f *follower) next(t *testing.T) Entry {
 	case e := <-f.entries:
 		return e
 	case err := <-f.done:
+		// Read sends every entry before it returns.
+		select {
+		case e := <-f.entries:
+			f.done <- err
+			return e
+		default:
+		}
 		t.Fatalf("Read returned %v while an entry was expected", err)
 	case <-time.After(5 * time.Second):
 		t.Fatal("no entry within 5s")
