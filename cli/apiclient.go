@@ -25,6 +25,7 @@ type apiClient struct {
 	host    string
 	http    *http.Client
 	base    string // scheme://authority
+	dial    func(ctx context.Context) (net.Conn, error)
 	version string // negotiated API version
 }
 
@@ -37,12 +38,17 @@ func newAPIClient(host string) (*apiClient, error) {
 	tr := &http.Transport{MaxIdleConns: 4, IdleConnTimeout: 30 * time.Second}
 	switch proto {
 	case "unix":
-		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		c.dial = func(ctx context.Context) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", addr)
 		}
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) }
 		c.base = "http://berth"
 	case "tcp", "http":
+		c.dial = func(ctx context.Context) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr)
+		}
 		c.base = "http://" + addr
 	default:
 		return nil, fmt.Errorf("daemon address %q: protocol %q is not supported (unix, tcp)", host, proto)

@@ -19,16 +19,39 @@ const DefaultHost = "unix:///run/berth/berth.sock"
 
 type globals struct {
 	host string
+	// exit ends the process with a status (os.Exit in the berth binary);
+	// nil in tests, where commands return their *statusError.
+	exit func(code int)
 }
 
 // Register adds the client commands and the global -H flag to root.
 func Register(root *cobra.Command) {
-	g := &globals{}
+	g := &globals{exit: os.Exit}
 	root.PersistentFlags().StringVarP(&g.host, "host", "H", "", "daemon address (default: $BERTH_HOST, $DOCKER_HOST, then "+DefaultHost+")")
 	root.AddCommand(versionCmd(g), infoCmd(g))
 	top, image := imageCmds(g)
 	root.AddCommand(top...)
 	root.AddCommand(image, systemCmd(g))
+	for _, c := range containerCmds(g) {
+		root.AddCommand(g.wrap(c))
+	}
+}
+
+// wrap makes a command and its subcommands end with docker's exit statuses:
+// 125 for a bad flag, the statusError's code for what RunE returns.
+func (g *globals) wrap(cmd *cobra.Command) *cobra.Command {
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return g.fail(flagError(c, err)) })
+	if args := cmd.Args; args != nil {
+		cmd.Args = func(c *cobra.Command, a []string) error { return g.fail(args(c, a)) }
+	}
+	if run := cmd.RunE; run != nil {
+		cmd.RunE = func(c *cobra.Command, a []string) error { return g.fail(run(c, a)) }
+	}
+	cmd.DisableFlagsInUseLine = true
+	for _, sub := range cmd.Commands() {
+		g.wrap(sub)
+	}
+	return cmd
 }
 
 // errSilent reports a failure already printed, for a non-zero exit status.

@@ -131,6 +131,16 @@ func (p *rowPrinter) row(v any) error {
 	return err
 }
 
+// setOutput sends the rows to w instead of stdout.
+func (p *rowPrinter) setOutput(w io.Writer) {
+	if p.tw != nil {
+		p.tw = tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
+		p.out = p.tw
+		return
+	}
+	p.out = w
+}
+
 func (p *rowPrinter) flush() error {
 	if p.tw != nil {
 		return p.tw.Flush()
