@@ -308,8 +308,6 @@ func execCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-
-
 func interactiveExec(cmd *cobra.Command, c *apiClient, id string, req container.ExecCreateRequest, start container.ExecStartRequest) error {
 	bg := ctx(cmd)
 	keys, err := parseDetachKeys(orDefault(req.DetachKeys, "ctrl-p,ctrl-q"))

@@ -66,7 +66,9 @@ func simpleCmd(g *globals, verb, short string) *cobra.Command {
 	}
 }
 
-func stopCmd(g *globals) *cobra.Command { return stopOrRestart(g, "stop", "Stop one or more running containers") }
+func stopCmd(g *globals) *cobra.Command {
+	return stopOrRestart(g, "stop", "Stop one or more running containers")
+}
 
 func restartCmd(g *globals) *cobra.Command {
 	return stopOrRestart(g, "restart", "Restart one or more containers")

@@ -363,7 +363,7 @@ func pullImage(ctx context.Context, c *apiClient, ref reference.Ref, co *createO
 	for {
 		var m struct {
 			ID, Status, Progress, Error string
-			ErrorDetail               *struct{ Message string } `json:"errorDetail"`
+			ErrorDetail                 *struct{ Message string } `json:"errorDetail"`
 		}
 		if err := dec.Decode(&m); err == io.EOF {
 			return nil

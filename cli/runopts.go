@@ -41,13 +41,13 @@ type containerOptions struct {
 	volumeDriver, runtime, containerIDFile, macAddress, ipv4, ipv6, healthCmd     string
 	cpusetCpus, cpusetMems, isolation                                             string
 
-	memory, memoryReservation, shmSize                                   memBytes
-	memorySwap                                                           memSwapBytes
-	cpus                                                                 nanoCPUs
+	memory, memoryReservation, shmSize                                    memBytes
+	memorySwap                                                            memSwapBytes
+	cpus                                                                  nanoCPUs
 	swappiness, cpuShares, cpuPeriod, cpuQuota, cpuRtPeriod, cpuRtRuntime int64
-	pidsLimit                                                            int64
-	blkioWeight                                                          uint16
-	oomScoreAdj, stopTimeout, healthRetries                              int
+	pidsLimit                                                             int64
+	blkioWeight                                                           uint16
+	oomScoreAdj, stopTimeout, healthRetries                               int
 	healthInterval, healthTimeout, healthStartPeriod, healthStartInterval time.Duration
 
 	image string
