@@ -56,6 +56,9 @@ type cliCase struct {
 	setup func(*fakeDaemon)
 	// what to compare beyond the requests
 	noOutput bool
+	// unordered: the requests may come in any order (docker sends them
+	// in parallel for several containers)
+	unordered bool
 }
 
 // compare runs docker and berth with the same arguments against the same
@@ -67,6 +70,11 @@ func compare(t *testing.T, c cliCase) {
 	d := runCLI(t, dir, false, c.args, c.stdin, c.setup)
 	os.Remove(filepath.Join(dir, "cid.txt"))
 	b := runCLI(t, dir, true, c.args, c.stdin, c.setup)
+	if c.unordered {
+		for _, r := range [][]request{d.reqs, b.reqs} {
+			slices.SortFunc(r, func(x, y request) int { return strings.Compare(x.String(), y.String()) })
+		}
+	}
 	if len(d.reqs) != len(b.reqs) {
 		t.Errorf("%v: docker sent %d requests, berth %d\ndocker: %v\nberth:  %v", c.args, len(d.reqs), len(b.reqs), d.reqs, b.reqs)
 	}

@@ -160,6 +160,8 @@ func rmCmd(g *globals) *cobra.Command {
 				if err := c.do(ctx(cmd), "DELETE", "/containers/"+name, q, nil, nil); err != nil {
 					var ae *apiError
 					if force && errors.As(err, &ae) && ae.Status == 404 {
+						// docker says so, but it is not a failure
+						fmt.Fprintln(cmd.ErrOrStderr(), err)
 						continue
 					}
 					errs = append(errs, err.Error())

@@ -72,6 +72,7 @@ type fakeDaemon struct {
 	execExit     int
 	inspect      string // GET /containers/{id}/json body; a default if empty
 	responses    map[string]string
+	notFound     bool // every GET of an object answers 404
 
 	mu   sync.Mutex
 	reqs []request
@@ -130,7 +131,13 @@ func (f *fakeDaemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, code, b)
 		return
 	}
+	if f.notFound && r.Method == "GET" && path != "/info" {
+		writeJSON(w, 404, fmt.Sprintf(`{"message":"No such object: %s"}`, path))
+		return
+	}
 	switch {
+	case path == "/info":
+		writeJSON(w, 200, `{"OSType":"linux"}`)
 	case path == "/containers/create":
 		if f.createStatus != 0 && f.createStatus != 201 {
 			writeJSON(w, f.createStatus, fmt.Sprintf(`{"message":%q}`, f.createMsg))

@@ -148,28 +148,9 @@ func inspectObjectsCmd(g *globals, use, short, kind string, typeFlag bool) *cobr
 			}
 			var errs []string
 			for _, name := range args {
-				var raw []byte
-				var err error
-				if t == "" || t == "container" {
-					q := url.Values{}
-					if size {
-						q.Set("size", "1")
-					}
-					raw, err = getRaw(cmd, c, "/containers/"+name+"/json", q)
-				}
-				if raw == nil && err == nil && (t == "" || t == "image") {
-					raw, err = getRaw(cmd, c, "/images/"+name+"/json", nil)
-				}
+				raw, err := inspectRaw(cmd, c, name, t, size)
 				if err != nil {
 					errs = append(errs, err.Error())
-					continue
-				}
-				if raw == nil {
-					what := "object"
-					if t != "" {
-						what = t
-					}
-					errs = append(errs, fmt.Sprintf("Error: No such %s: %s", what, name))
 					continue
 				}
 				if err := in.add(raw); err != nil {
@@ -188,4 +169,37 @@ func inspectObjectsCmd(g *globals, use, short, kind string, typeFlag bool) *cobr
 		cmd.Flags().StringVar(&typ, "type", "", "Only inspect objects of the given type")
 	}
 	return cmd
+}
+
+// inspectRaw gets one object's JSON: of the given type (the daemon's
+// error if it is missing), or the first of container, image, network,
+// volume and plugin with that name, as docker inspect looks them up.
+func inspectRaw(cmd *cobra.Command, c *apiClient, name, typ string, size bool) ([]byte, error) {
+	q := url.Values{}
+	if size {
+		q.Set("size", "1")
+	}
+	paths := map[string]string{"container": "/containers/" + name + "/json", "image": "/images/" + name + "/json"}
+	if typ != "" {
+		resp, err := c.send(ctx(cmd), "GET", paths[typ], q, nil)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		return io.ReadAll(resp.Body)
+	}
+	for _, p := range []string{paths["container"], paths["image"], "/networks/" + name, "/volumes/" + name, "/info", "/plugins/" + name + "/json"} {
+		qp := url.Values{}
+		if p == paths["container"] {
+			qp = q
+		}
+		raw, err := getRaw(cmd, c, p, qp)
+		if err != nil {
+			return nil, err
+		}
+		if raw != nil && p != "/info" {
+			return raw, nil
+		}
+	}
+	return nil, fmt.Errorf("Error: No such object: %s", name)
 }

@@ -54,7 +54,7 @@ func logsCmd(g *globals) *cobra.Command {
 				q.Set("follow", "1")
 			}
 			q.Set("tail", tail)
-			resp, err := c.send(ctx(cmd), "GET", "/containers/"+args[0]+"/logs", q, nil)
+			resp, err := c.send(ctx(cmd), "GET", "/containers/"+ir.ID+"/logs", q, nil)
 			if err != nil {
 				return err
 			}

@@ -47,8 +47,7 @@ func psCmd(g *globals) *cobra.Command {
 				q.Set("size", "1")
 			}
 			if len(f) > 0 {
-				b, _ := json.Marshal(f)
-				q.Set("filters", string(b))
+				q.Set("filters", encodeFilters(f))
 			}
 			c, err := g.client(ctx(cmd))
 			if err != nil {
@@ -292,4 +291,18 @@ func displayablePorts(ports []container.PortSummary) string {
 		result = append(result, form(k, groups[k].first, groups[k].last))
 	}
 	return strings.Join(append(result, hostMappings...), ", ")
+}
+
+// encodeFilters is the filters query parameter as the docker CLI sends it:
+// {"name":{"value":true}}.
+func encodeFilters(f map[string][]string) string {
+	m := map[string]map[string]bool{}
+	for k, vs := range f {
+		m[k] = map[string]bool{}
+		for _, v := range vs {
+			m[k][v] = true
+		}
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
 }

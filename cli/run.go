@@ -55,7 +55,7 @@ func createCmd(g *globals) *cobra.Command {
 			}
 			id, err := createContainer(ctx(cmd), c, cfg, &co, cmd.ErrOrStderr())
 			if err != nil {
-				return reportError(cmd, err, true)
+				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), id)
 			return nil
