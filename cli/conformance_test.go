@@ -25,6 +25,10 @@ func normalizeBody(t *testing.T, r request) string {
 		if err := json.Unmarshal(r.Body, &cr); err != nil {
 			t.Fatalf("create body: %v: %s", err, r.Body)
 		}
+		// docker 28 sends -e values in a varying order (a map inside).
+		if cr.Config != nil {
+			slices.Sort(cr.Config.Env)
+		}
 		if cr.HostConfig != nil {
 			slices.SortFunc(cr.HostConfig.Ulimits, func(a, b *container.Ulimit) int { return strings.Compare(a.Name, b.Name) })
 		}
