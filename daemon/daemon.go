@@ -20,6 +20,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/content"
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/events"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/server"
 	"github.com/berth-dev/berth/snapshot"
@@ -38,11 +40,13 @@ type Config struct {
 	DataRoot string
 	ExecRoot string
 	Version  string
+	// DockerInit returns the host path of the init that --init runs.
+	DockerInit func() (string, error)
 }
 
 // Command returns "berth daemon".
-func Command(version string) *cobra.Command {
-	cfg := Config{Version: version}
+func Command(version string, dockerInit func() (string, error)) *cobra.Command {
+	cfg := Config{Version: version, DockerInit: dockerInit}
 	cmd := &cobra.Command{
 		Use:   "daemon [flags]",
 		Short: "Run the berth daemon (serves the Docker Engine API)",
@@ -87,7 +91,18 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer images.Close()
 
-	srv := server.New(server.Config{Version: cfg.Version, DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot}, images)
+	bus := events.New(0)
+	eng, err := engine.New(engine.Options{
+		DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot, Images: images, Layers: layers, Events: bus,
+		DockerInit: cfg.DockerInit,
+		Warn:       func(msg string) { fmt.Fprintln(os.Stderr, "berth daemon: warning:", msg) },
+	})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+
+	srv := server.New(server.Config{Version: cfg.Version, DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot}, images, eng, bus)
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	var lns []net.Listener
 	defer func() {

@@ -3,6 +3,7 @@ package runtime
 import (
 	"syscall"
 
+	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-dev/berth/runtime/cgroup"
@@ -18,6 +19,7 @@ type cgroupHandle interface {
 	Freeze() error
 	Thaw() error
 	Frozen() (bool, error)
+	Stats() (*cgroups.Stats, error)
 	Destroy() error
 }
 

@@ -9,9 +9,11 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -617,4 +619,43 @@ func (r *Runtime) Config(id string) (*specs.Spec, error) {
 		return nil, err
 	}
 	return rec.Spec, nil
+}
+
+// Stats returns the resource usage of a running container's cgroup.
+func (r *Runtime) Stats(id string) (*cgroups.Stats, error) {
+	_, cg, err := r.loadRunning(id)
+	if err != nil {
+		return nil, err
+	}
+	st, err := cg.Stats()
+	if err != nil {
+		return nil, fmt.Errorf("container %q: stats: %w", id, err)
+	}
+	return st, nil
+}
+
+// OOMKilled reports whether the kernel's OOM killer has killed a process of
+// the container's memory cgroup (memory.oom_control on cgroup v1,
+// memory.events on v2). Call it before Delete: the cgroup goes with it.
+func (r *Runtime) OOMKilled(id string) bool {
+	rec, err := r.load(id)
+	if err != nil {
+		return false
+	}
+	for ctrl, file := range map[string]string{"memory": "memory.oom_control", "": "memory.events"} {
+		dir := rec.CgroupPaths[ctrl]
+		if dir == "" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if n, ok := strings.CutPrefix(line, "oom_kill "); ok && strings.TrimSpace(n) != "0" {
+				return true
+			}
+		}
+	}
+	return false
 }

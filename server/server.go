@@ -13,7 +13,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/events"
 )
 
 // API versions served: /vX.Y/ prefixes in this range, and unprefixed paths as
@@ -36,11 +38,14 @@ type Server struct {
 	cfg    Config
 	mux    *http.ServeMux
 	images ImageBackend
+	engine *engine.Engine
+	events *events.Bus
 }
 
-// New returns a server over the image store; Handler serves it.
-func New(cfg Config, images ImageBackend) *Server {
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), images: images}
+// New returns a server over the image store and the engine; Handler serves
+// it.
+func New(cfg Config, images ImageBackend, eng *engine.Engine, bus *events.Bus) *Server {
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), images: images, engine: eng, events: bus}
 	s.routes()
 	return s
 }
@@ -51,6 +56,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /version", s.version)
 	s.mux.HandleFunc("GET /info", s.info)
 	s.imageRoutes()
+	s.containerRoutes()
+	s.opsRoutes()
 	s.mux.HandleFunc("GET /system/df", s.diskUsage)
 }
 

@@ -38,7 +38,7 @@ func TestRoutesAreInSwagger(t *testing.T) {
 	// The routes, with {rest...} expanded to the sub-resources served.
 	routes := []string{"/_ping", "/version", "/info", "/system/df", "/images/json", "/images/create", "/images/prune",
 		"/images/load", "/images/get", "/images/*/json", "/images/*/history", "/images/*/tag", "/images/*/get", "/images/*"}
-	s := New(Config{}, nil)
+	s := New(Config{}, nil, nil, nil)
 	for _, r := range routes {
 		if !paths[r] {
 			t.Errorf("route %s is not in swagger.yaml", r)

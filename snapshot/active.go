@@ -154,3 +154,30 @@ func (s *Store) Diff(ctx context.Context, key string, w io.Writer, c archive.Com
 	}
 	return nil
 }
+
+// ActiveSize returns the bytes written to the active snapshot key (its
+// upper directory: files' sizes, whiteouts and directories count nothing).
+func (s *Store) ActiveSize(key string) (int64, error) {
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
+	var total int64
+	err := filepath.WalkDir(s.path(activeDir, key, upperDir), func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("snapshot %q: %w", key, errdefs.ErrNotFound)
+	}
+	return total, err
+}

@@ -4,8 +4,22 @@
 // It is built on its own and embedded in berth (see cmd/berth/initexe.go) so
 // that a container start pays only for this small program's start-up, not
 // for the package initialisation of everything the berth CLI and daemon link.
+//
+// Called as "docker-init" (what `run --init` mounts at /sbin/docker-init) it
+// is instead the container's pid 1 for the user's program: it reaps zombies
+// and forwards signals (see reaper.go).
 package main
 
-import "github.com/berth-dev/berth/runtime"
+import (
+	"os"
+	"path/filepath"
 
-func main() { runtime.Init() }
+	"github.com/berth-dev/berth/runtime"
+)
+
+func main() {
+	if filepath.Base(os.Args[0]) == "docker-init" {
+		os.Exit(reaper(os.Args[1:]))
+	}
+	runtime.Init()
+}

@@ -14,14 +14,24 @@ import (
 	"github.com/berth-dev/berth/daemon"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/runtimecli"
+	"github.com/berth-dev/berth/shim"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "init" {
-		runtime.Init() // never returns
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "init":
+			runtime.Init() // never returns
+		case "shim":
+			if len(os.Args) != 3 {
+				fmt.Fprintln(os.Stderr, "usage: berth shim STATEDIR (started by the daemon)")
+				os.Exit(2)
+			}
+			os.Exit(shim.Main(os.Args[2], initExe))
+		}
 	}
 	root := &cobra.Command{
 		Use:           "berth",
@@ -32,7 +42,7 @@ func main() {
 	}
 	root.SetVersionTemplate("berth version {{.Version}}\n")
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(runtimecli.Command(initExe), daemon.Command(version))
+	root.AddCommand(runtimecli.Command(initExe), daemon.Command(version, initExe))
 	cli.Register(root)
 	if err := root.Execute(); err != nil {
 		code, reported := runtimecli.ExitCode(err)

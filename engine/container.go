@@ -1,0 +1,232 @@
+package engine
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-dev/berth/shim"
+	"github.com/berth-dev/berth/specgen"
+)
+
+// Container statuses, as Docker names them.
+const (
+	StatusCreated    = "created"
+	StatusRunning    = "running"
+	StatusPaused     = "paused"
+	StatusRestarting = "restarting"
+	StatusRemoving   = "removing"
+	StatusExited     = "exited"
+	StatusDead       = "dead"
+)
+
+// Config is what a container runs, as the user (and the image) asked.
+type Config struct {
+	Hostname     string            `json:"hostname"`
+	Domainname   string            `json:"domainname,omitempty"`
+	User         string            `json:"user,omitempty"`
+	AttachStdin  bool              `json:"attachStdin,omitempty"`
+	AttachStdout bool              `json:"attachStdout,omitempty"`
+	AttachStderr bool              `json:"attachStderr,omitempty"`
+	ExposedPorts []string          `json:"exposedPorts,omitempty"` // "80/tcp"
+	Tty          bool              `json:"tty,omitempty"`
+	OpenStdin    bool              `json:"openStdin,omitempty"`
+	StdinOnce    bool              `json:"stdinOnce,omitempty"`
+	Env          []string          `json:"env,omitempty"`
+	Cmd          []string          `json:"cmd,omitempty"`
+	Entrypoint   []string          `json:"entrypoint,omitempty"`
+	Healthcheck  *Healthcheck      `json:"healthcheck,omitempty"`
+	Image        string            `json:"image"`
+	Volumes      []string          `json:"volumes,omitempty"`
+	WorkingDir   string            `json:"workingDir,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	StopSignal   string            `json:"stopSignal,omitempty"`
+	StopTimeout  *int              `json:"stopTimeout,omitempty"`
+}
+
+// Healthcheck is HEALTHCHECK / --health-*: Test is ["NONE"], ["CMD", ...] or
+// ["CMD-SHELL", "..."]; zero durations are Docker's defaults.
+type Healthcheck struct {
+	Test          []string      `json:"test,omitempty"`
+	Interval      time.Duration `json:"interval,omitempty"`
+	Timeout       time.Duration `json:"timeout,omitempty"`
+	StartPeriod   time.Duration `json:"startPeriod,omitempty"`
+	StartInterval time.Duration `json:"startInterval,omitempty"`
+	Retries       int           `json:"retries,omitempty"`
+}
+
+// RestartPolicy is --restart.
+type RestartPolicy struct {
+	Name              string `json:"name"` // "", "no", "always", "unless-stopped", "on-failure"
+	MaximumRetryCount int    `json:"maximumRetryCount,omitempty"`
+}
+
+// LogConfig is --log-driver and --log-opt.
+type LogConfig struct {
+	Type   string            `json:"type"`
+	Config map[string]string `json:"config,omitempty"`
+}
+
+// DeviceMapping is one --device.
+type DeviceMapping struct {
+	PathOnHost        string `json:"pathOnHost"`
+	PathInContainer   string `json:"pathInContainer"`
+	CgroupPermissions string `json:"cgroupPermissions"`
+}
+
+// HostConfig is how the host runs the container.
+type HostConfig struct {
+	NetworkMode    string            `json:"networkMode"`
+	RestartPolicy  RestartPolicy     `json:"restartPolicy"`
+	AutoRemove     bool              `json:"autoRemove,omitempty"`
+	LogConfig      LogConfig         `json:"logConfig"`
+	CapAdd         []string          `json:"capAdd,omitempty"`
+	CapDrop        []string          `json:"capDrop,omitempty"`
+	Privileged     bool              `json:"privileged,omitempty"`
+	ReadonlyRootfs bool              `json:"readonlyRootfs,omitempty"`
+	SecurityOpt    []string          `json:"securityOpt,omitempty"`
+	Tmpfs          map[string]string `json:"tmpfs,omitempty"`
+	ShmSize        int64             `json:"shmSize,omitempty"`
+	Sysctls        map[string]string `json:"sysctls,omitempty"`
+	OomScoreAdj    int               `json:"oomScoreAdj,omitempty"`
+	Devices        []DeviceMapping   `json:"devices,omitempty"`
+	GroupAdd       []string          `json:"groupAdd,omitempty"`
+	Init           *bool             `json:"init,omitempty"`
+	IpcMode        string            `json:"ipcMode,omitempty"`
+	PidMode        string            `json:"pidMode,omitempty"`
+	UTSMode        string            `json:"utsMode,omitempty"`
+	CgroupParent   string            `json:"cgroupParent,omitempty"`
+	Resources      specgen.Resources `json:"resources"`
+	Ulimits        []specgen.Ulimit  `json:"ulimits,omitempty"`
+	DNS            []string          `json:"dns,omitempty"`
+	DNSSearch      []string          `json:"dnsSearch,omitempty"`
+	DNSOptions     []string          `json:"dnsOptions,omitempty"`
+	ExtraHosts     []string          `json:"extraHosts,omitempty"`
+	Mounts         []specgen.Mount   `json:"mounts,omitempty"`
+	ConsoleSize    [2]uint           `json:"consoleSize,omitempty"` // height, width
+}
+
+// Health is a container's health state.
+type Health struct {
+	Status        string      `json:"status"` // starting, healthy, unhealthy
+	FailingStreak int         `json:"failingStreak"`
+	Log           []HealthLog `json:"log,omitempty"`
+}
+
+// HealthLog is one probe's result.
+type HealthLog struct {
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	ExitCode int       `json:"exitCode"`
+	Output   string    `json:"output"`
+}
+
+// State is where a container is in its life.
+type State struct {
+	Status     string    `json:"status"`
+	Pid        int       `json:"pid,omitempty"`
+	ExitCode   int       `json:"exitCode"`
+	Error      string    `json:"error,omitempty"`
+	OOMKilled  bool      `json:"oomKilled,omitempty"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+	Health     *Health   `json:"health,omitempty"`
+	// StoppedByUser is set by stop/kill and cleared by start: restart
+	// policies leave such a container alone.
+	StoppedByUser bool `json:"stoppedByUser,omitempty"`
+}
+
+// Running reports whether the container has a live process (running or
+// paused).
+func (s *State) Running() bool {
+	return s.Status == StatusRunning || s.Status == StatusPaused
+}
+
+// Container is one container: what was asked, and its state.
+type Container struct {
+	ID           string        `json:"id"`
+	Name         string        `json:"name"` // without the leading "/"
+	Created      time.Time     `json:"created"`
+	ImageID      digest.Digest `json:"imageID"`
+	Path         string        `json:"path"`
+	Args         []string      `json:"args"`
+	Config       Config        `json:"config"`
+	HostConfig   HostConfig    `json:"hostConfig"`
+	State        State         `json:"state"`
+	RestartCount int           `json:"restartCount"`
+	LogPath      string        `json:"logPath,omitempty"`
+	// Files berth writes for the container.
+	HostnamePath   string `json:"hostnamePath"`
+	HostsPath      string `json:"hostsPath"`
+	ResolvConfPath string `json:"resolvConfPath"`
+}
+
+// ctr is the engine's live record of a container.
+type ctr struct {
+	mu sync.Mutex // guards c and the fields below
+	c  Container
+
+	shim      *shim.Client
+	exited    chan struct{} // closed when the current run ends (nil when not running)
+	waiters   []chan struct{}
+	attaches  []*pendingAttach // made before start: connected at start
+	execs     map[string]*Exec
+	busy      bool // a lifecycle operation holds the container
+	removed   chan struct{}
+	restartAt time.Time // a restart is scheduled (back-off)
+	health    *healthMonitor
+}
+
+// snapshot returns a deep-enough copy of the record for callers.
+func (x *ctr) snapshot() *Container {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	c := x.c
+	if c.State.Health != nil {
+		h := *c.State.Health
+		h.Log = append([]HealthLog(nil), h.Log...)
+		c.State.Health = &h
+	}
+	return &c
+}
+
+const containerFile = "container.json"
+
+// save writes the record atomically. x.mu is held.
+func (e *Engine) save(x *ctr) error {
+	b, err := json.MarshalIndent(&x.c, "", "\t")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(e.containerDir(x.c.ID), containerFile), b, 0o600)
+}
+
+func (e *Engine) containerDir(id string) string { return filepath.Join(e.root, "containers", id) }
+func (e *Engine) stateDir(id string) string     { return filepath.Join(e.execRoot, "containers", id) }
+
+// writeFileAtomic writes through a synced temp file and a rename.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}

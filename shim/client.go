@@ -1,0 +1,228 @@
+package shim
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-dev/berth/errdefs"
+)
+
+// Client talks to the shim of one container through its state directory.
+type Client struct {
+	Dir string
+}
+
+// maxSocketPath is what fits in sockaddr_un.
+const maxSocketPath = 107
+
+// Launch starts a shim for cfg with stateDir as its state directory (it must
+// exist and be empty of a running shim). The shim is "exe shim stateDir" in
+// a session of its own. Launch returns once the container is created (its
+// process waits for Start) or with the reason it could not be.
+func Launch(ctx context.Context, exe, stateDir string, cfg Config) (*Client, error) {
+	if n := len(filepath.Join(stateDir, SocketFile)); n > maxSocketPath {
+		return nil, fmt.Errorf("shim socket path in %s is %d bytes, more than a unix socket takes (%d): use a shorter --exec-root", stateDir, n, maxSocketPath)
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(stateDir, ConfigFile), b); err != nil {
+		return nil, err
+	}
+	_ = os.Remove(filepath.Join(stateDir, ExitFile))
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	cmd := exec.Command(exe, "shim", stateDir)
+	cmd.Args[0] = "berth"
+	cmd.Dir = "/"
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	if v := os.Getenv("BERTH_TRACE"); v != "" {
+		cmd.Env = append(cmd.Env, "BERTH_TRACE="+v)
+	}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("start shim: %w", err)
+	}
+	w.Close()
+	// Reap it whenever it ends (if this process outlives it).
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	msg, err := io.ReadAll(io.LimitReader(r, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("shim: %w", err)
+	}
+	if string(msg) != "ok" {
+		<-waited
+		if len(msg) == 0 {
+			return nil, errors.New("shim exited before it created the container")
+		}
+		return nil, &CreateError{Msg: string(msg)}
+	}
+	return &Client{Dir: stateDir}, nil
+}
+
+// CreateError is why the runtime could not create the container.
+type CreateError struct{ Msg string }
+
+func (e *CreateError) Error() string { return e.Msg }
+
+func (c *Client) dial() (*net.UnixConn, error) {
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: filepath.Join(c.Dir, SocketFile), Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("shim of %s is gone: %w", filepath.Base(c.Dir), errdefs.ErrNotFound)
+	}
+	return conn, nil
+}
+
+// call sends req and reads the response; the connection stays open for
+// streams (the caller closes it) and is closed otherwise.
+func (c *Client) call(req Request, keep bool) (*Response, *net.UnixConn, *bufio.Reader, error) {
+	conn, err := c.dial()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	b, _ := json.Marshal(req)
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		conn.Close()
+		return nil, nil, nil, fmt.Errorf("shim: %w", err)
+	}
+	br := bufio.NewReader(conn)
+	line, err := br.ReadBytes('\n')
+	if err != nil {
+		conn.Close()
+		return nil, nil, nil, fmt.Errorf("shim: %s: %w", req.Op, err)
+	}
+	var resp Response
+	if err := json.Unmarshal(line, &resp); err != nil {
+		conn.Close()
+		return nil, nil, nil, fmt.Errorf("shim: %s: %w", req.Op, err)
+	}
+	if resp.Error != "" {
+		conn.Close()
+		return &resp, nil, nil, errors.New(resp.Error)
+	}
+	if !keep {
+		conn.Close()
+		return &resp, nil, nil, nil
+	}
+	return &resp, conn, br, nil
+}
+
+// Start releases the container's process.
+func (c *Client) Start() error {
+	_, _, _, err := c.call(Request{Op: "start"}, false)
+	return err
+}
+
+// State reports the init's pid while it runs, or how it ended.
+func (c *Client) State() (*Response, error) {
+	r, _, _, err := c.call(Request{Op: "state"}, false)
+	return r, err
+}
+
+// Wait blocks until the container exits (or ctx ends) and returns how it
+// ended. A shim that is gone (the container ended while no one listened)
+// is answered from exit.json.
+func (c *Client) Wait(ctx context.Context) (*Status, error) {
+	conn, err := c.dial()
+	if err != nil {
+		if st, ferr := ReadExit(c.Dir); ferr == nil {
+			return st, nil
+		}
+		return nil, err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
+	defer stop()
+	b, _ := json.Marshal(Request{Op: "wait"})
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(conn).ReadBytes('\n')
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// The shim died without answering (killed): exit.json may say more.
+		if st, ferr := ReadExit(c.Dir); ferr == nil {
+			return st, nil
+		}
+		return nil, fmt.Errorf("shim: wait: %w", err)
+	}
+	var resp Response
+	if err := json.Unmarshal(line, &resp); err != nil || resp.Status == nil {
+		return nil, fmt.Errorf("shim: wait: bad answer %q", line)
+	}
+	return resp.Status, nil
+}
+
+// ReadExit reads the exit record a shim left in dir.
+func ReadExit(dir string) (*Status, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ExitFile))
+	if err != nil {
+		return nil, err
+	}
+	return decodeStatus(b)
+}
+
+// Stream is an attached or exec connection: frames come from Read side
+// through ReadFrame, stdin goes to Write, CloseWrite ends stdin.
+type Stream struct {
+	*net.UnixConn
+	R   *bufio.Reader
+	Pid int
+}
+
+// Attach connects to the container's output (and stdin).
+func (c *Client) Attach(stdin, stdout, stderr bool) (*Stream, error) {
+	resp, conn, br, err := c.call(Request{Op: "attach", Stdin: stdin, Stdout: stdout, Stderr: stderr}, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{UnixConn: conn, R: br, Pid: resp.Pid}, nil
+}
+
+// Exec runs p in the container; detached, the returned Stream is nil.
+func (c *Client) Exec(id string, p *specs.Process, stdin, detach bool) (*Stream, int, error) {
+	resp, conn, br, err := c.call(Request{Op: "exec", ExecID: id, Process: p, Stdin: stdin, Detach: detach}, !detach)
+	if err != nil {
+		return nil, 0, err
+	}
+	if detach {
+		return nil, resp.Pid, nil
+	}
+	return &Stream{UnixConn: conn, R: br, Pid: resp.Pid}, resp.Pid, nil
+}
+
+// ExecState reports an exec'd process's pid and, once it ended, its Status.
+func (c *Client) ExecState(id string) (*Response, error) {
+	r, _, _, err := c.call(Request{Op: "execState", ExecID: id}, false)
+	return r, err
+}
+
+// Resize sets the terminal size of the container (execID "") or an exec.
+func (c *Client) Resize(execID string, width, height uint16) error {
+	_, _, _, err := c.call(Request{Op: "resize", ExecID: execID, Width: width, Height: height}, false)
+	return err
+}
+
+// ExitStatus decodes the payload of an Exit frame.
+func ExitStatus(p []byte) (*Status, error) { return decodeStatus(p) }

@@ -1,0 +1,281 @@
+package shim
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/runtime"
+)
+
+// execProc is a process exec'd into the container.
+type execProc struct {
+	pid     int
+	console *os.File
+	done    chan struct{}
+	status  Status
+}
+
+// exec runs req.Process in the container. Attached, c carries its stdio as
+// frames and ends with its exit status; detached, c gets the pid and closes.
+func (s *server) exec(c *net.UnixConn, br *bufio.Reader, req Request) {
+	if req.ExecID == "" || req.Process == nil {
+		_ = reply(c, Response{Error: "exec: no id or process"})
+		return
+	}
+	s.mu.Lock()
+	if _, dup := s.execs[req.ExecID]; dup {
+		s.mu.Unlock()
+		_ = reply(c, Response{Error: fmt.Sprintf("exec %s: already started", req.ExecID)})
+		return
+	}
+	e := &execProc{done: make(chan struct{})}
+	s.execs[req.ExecID] = e
+	s.mu.Unlock()
+	fail := func(err error) {
+		s.mu.Lock()
+		delete(s.execs, req.ExecID)
+		s.mu.Unlock()
+		_ = reply(c, Response{Error: err.Error()})
+	}
+
+	opts := runtime.ExecOpts{Process: req.Process}
+	var parentEnds, childEnds []*os.File
+	closeAll := func(fs []*os.File) {
+		for _, f := range fs {
+			f.Close()
+		}
+	}
+	var stdinW *os.File
+	var outs []*os.File
+	var consoleLn *net.UnixListener
+	tty := req.Process.Terminal && !req.Detach
+	if req.Detach {
+		req.Process.Terminal = false
+	}
+	if tty {
+		var err error
+		consoleLn, opts.ConsoleSocket, err = listenConsole(s.dir)
+		if err != nil {
+			fail(err)
+			return
+		}
+		defer consoleLn.Close()
+	} else {
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			fail(err)
+			return
+		}
+		childEnds = append(childEnds, null)
+		opts.Stdio = [3]*os.File{null, null, null}
+		if !req.Detach {
+			if req.Stdin {
+				r, w, err := os.Pipe()
+				if err != nil {
+					closeAll(childEnds)
+					fail(err)
+					return
+				}
+				childEnds, parentEnds = append(childEnds, r), append(parentEnds, w)
+				opts.Stdio[0], stdinW = r, w
+			}
+			for i := 1; i <= 2; i++ {
+				r, w, err := os.Pipe()
+				if err != nil {
+					closeAll(childEnds)
+					closeAll(parentEnds)
+					fail(err)
+					return
+				}
+				childEnds, parentEnds = append(childEnds, w), append(parentEnds, r)
+				opts.Stdio[i] = w
+				outs = append(outs, r)
+			}
+		}
+	}
+	var consoleErr error
+	consoleDone := make(chan struct{})
+	if consoleLn != nil {
+		go func() {
+			defer close(consoleDone)
+			e.console, consoleErr = acceptConsole(consoleLn)
+		}()
+	}
+	p, err := s.rt.Exec(s.cfg.ID, opts)
+	closeAll(childEnds)
+	if err != nil {
+		closeAll(parentEnds)
+		if consoleLn != nil {
+			consoleLn.Close()
+			<-consoleDone
+			if e.console != nil {
+				e.console.Close()
+			}
+		}
+		fail(err)
+		return
+	}
+	if consoleLn != nil {
+		select {
+		case <-consoleDone:
+		case <-time.After(10 * time.Second):
+			consoleLn.Close()
+			<-consoleDone
+		}
+		if consoleErr != nil {
+			_ = p.Signal(unix.SIGKILL)
+			_, _ = p.Wait()
+			fail(consoleErr)
+			return
+		}
+		outs = []*os.File{e.console}
+		stdinW = e.console
+	}
+	e.pid = p.Pid
+	if err := reply(c, Response{Pid: p.Pid, Running: true}); err != nil || req.Detach {
+		// Detached (or the client vanished): the process runs on; record
+		// its end for execState.
+		go func() {
+			e.finish(p.Wait())
+			closeAll(outs)
+			if stdinW != nil && stdinW != e.console {
+				stdinW.Close()
+			}
+		}()
+		return
+	}
+
+	var wmu sync.Mutex
+	send := func(stream byte, b []byte) {
+		wmu.Lock()
+		_ = WriteFrame(c, stream, b)
+		wmu.Unlock()
+	}
+	var pumps sync.WaitGroup
+	for i, f := range outs {
+		stream := Stdout
+		if i == 1 {
+			stream = Stderr
+		}
+		pumps.Add(1)
+		go func(f *os.File, stream byte) {
+			defer pumps.Done()
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := f.Read(buf)
+				if n > 0 {
+					send(stream, buf[:n])
+				}
+				if err != nil {
+					return
+				}
+			}
+		}(f, stream)
+	}
+	if stdinW != nil && req.Stdin {
+		go func() {
+			_, _ = io.Copy(stdinW, br)
+			if stdinW != e.console {
+				stdinW.Close()
+			} else {
+				// EOF on a terminal: ^D, as a user typing would.
+				_, _ = e.console.Write([]byte{4})
+			}
+		}()
+	}
+	code, werr := p.Wait()
+	drained := make(chan struct{})
+	go func() { pumps.Wait(); close(drained) }()
+	if e.console != nil {
+		// A pty master reads EIO once the last slave fd closes, which is
+		// now unless the process left children holding it.
+		select {
+		case <-drained:
+		case <-time.After(500 * time.Millisecond):
+		}
+	} else {
+		select {
+		case <-drained:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	e.finish(code, werr)
+	b, _ := json.Marshal(e.status)
+	send(Exit, b)
+	closeAll(outs)
+	if stdinW != nil && stdinW != e.console {
+		stdinW.Close()
+	}
+}
+
+func (e *execProc) finish(code int, err error) {
+	e.status = Status{ExitCode: code, ExitedAt: time.Now().UTC()}
+	if err != nil {
+		e.status.ExitCode, e.status.Error = 255, err.Error()
+	}
+	close(e.done)
+}
+
+func (s *server) execState(id string) Response {
+	s.mu.Lock()
+	e := s.execs[id]
+	s.mu.Unlock()
+	if e == nil {
+		return Response{Error: fmt.Sprintf("no exec %s", id)}
+	}
+	select {
+	case <-e.done:
+		st := e.status
+		return Response{Pid: e.pid, Status: &st}
+	default:
+		return Response{Pid: e.pid, Running: true}
+	}
+}
+
+// listenConsole makes a console socket for one pty master.
+func listenConsole(dir string) (*net.UnixListener, string, error) {
+	d := filepath.Join(dir, consoleDir)
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		return nil, "", err
+	}
+	f, err := os.CreateTemp(d, "c")
+	if err != nil {
+		return nil, "", err
+	}
+	path := f.Name()
+	f.Close()
+	os.Remove(path)
+	ln, err := listenUnix(path)
+	if err != nil {
+		return nil, "", err
+	}
+	ln.SetUnlinkOnClose(true)
+	return ln, path, nil
+}
+
+func acceptConsole(ln *net.UnixListener) (*os.File, error) {
+	c, err := ln.AcceptUnix()
+	if err != nil {
+		return nil, fmt.Errorf("no terminal from the container: %w", err)
+	}
+	defer c.Close()
+	return runtime.RecvConsole(c)
+}
+
+// listenUnix listens on a fresh socket only root can reach.
+func listenUnix(path string) (*net.UnixListener, error) {
+	_ = os.Remove(path)
+	old := unix.Umask(0o177)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	unix.Umask(old)
+	return ln, err
+}
