@@ -15,6 +15,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
 )
@@ -32,9 +33,6 @@ const maxSocketPath = 107
 // a session of its own. Launch returns once the container is created (its
 // process waits for Start) or with the reason it could not be.
 func Launch(ctx context.Context, exe, stateDir string, cfg Config) (*Client, error) {
-	if n := len(filepath.Join(stateDir, SocketFile)); n > maxSocketPath {
-		return nil, fmt.Errorf("shim socket path in %s is %d bytes, more than a unix socket takes (%d): use a shorter --exec-root", stateDir, n, maxSocketPath)
-	}
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
@@ -85,7 +83,12 @@ type CreateError struct{ Msg string }
 func (e *CreateError) Error() string { return e.Msg }
 
 func (c *Client) dial() (*net.UnixConn, error) {
-	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: filepath.Join(c.Dir, SocketFile), Net: "unix"})
+	addr, done, err := shortPath(filepath.Join(c.Dir, SocketFile))
+	if err != nil {
+		return nil, fmt.Errorf("shim of %s is gone: %w", filepath.Base(c.Dir), errdefs.ErrNotFound)
+	}
+	defer done()
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: addr, Net: "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("shim of %s is gone: %w", filepath.Base(c.Dir), errdefs.ErrNotFound)
 	}
@@ -226,3 +229,17 @@ func (c *Client) Resize(execID string, width, height uint16) error {
 
 // ExitStatus decodes the payload of an Exit frame.
 func ExitStatus(p []byte) (*Status, error) { return decodeStatus(p) }
+
+// shortPath returns a name for a socket path that fits in a sockaddr_un:
+// the path itself when short enough, else /proc/self/fd/N/NAME through a
+// descriptor of its directory (valid until done is called).
+func shortPath(path string) (addr string, done func(), err error) {
+	if len(path) <= maxSocketPath {
+		return path, func() {}, nil
+	}
+	fd, err := unix.Open(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", nil, err
+	}
+	return fmt.Sprintf("/proc/self/fd/%d/%s", fd, filepath.Base(path)), func() { unix.Close(fd) }, nil
+}

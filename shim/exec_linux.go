@@ -241,10 +241,17 @@ func (s *server) execState(id string) Response {
 	}
 }
 
-// listenConsole makes a console socket for one pty master.
+// listenConsole makes a console socket for one pty master. Its path must
+// fit in a sockaddr and be reachable by the runtime: under dir when short
+// enough, else in a private temporary directory.
 func listenConsole(dir string) (*net.UnixListener, string, error) {
 	d := filepath.Join(dir, consoleDir)
-	if err := os.MkdirAll(d, 0o700); err != nil {
+	if len(d)+16 > maxSocketPath {
+		var err error
+		if d, err = os.MkdirTemp("", "berth-pty-"); err != nil {
+			return nil, "", err
+		}
+	} else if err := os.MkdirAll(d, 0o700); err != nil {
 		return nil, "", err
 	}
 	f, err := os.CreateTemp(d, "c")
@@ -274,8 +281,17 @@ func acceptConsole(ln *net.UnixListener) (*os.File, error) {
 // listenUnix listens on a fresh socket only root can reach.
 func listenUnix(path string) (*net.UnixListener, error) {
 	_ = os.Remove(path)
+	addr, done, err := shortPath(path)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	old := unix.Umask(0o177)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
 	unix.Umask(old)
+	if err == nil {
+		// Unlink by the real path: the short one dies with done().
+		ln.SetUnlinkOnClose(false)
+	}
 	return ln, err
 }
