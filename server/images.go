@@ -12,6 +12,7 @@ import (
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/moby/api/types/image"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-dev/berth/errdefs"
@@ -340,7 +341,7 @@ func (s *Server) imageTag(w http.ResponseWriter, r *http.Request, name string) {
 
 func (s *Server) imageDelete(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("rest")
-	items, err := s.images.Delete(name, boolQuery(r, "force"), nil)
+	items, err := s.images.Delete(name, boolQuery(r, "force"), s.imageInUse)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -376,7 +377,7 @@ func (s *Server) imagePrune(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	items, freed, err := s.images.Prune(all, nil)
+	items, freed, err := s.images.Prune(all, s.imageInUse)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -451,4 +452,9 @@ func (s *Server) save(w http.ResponseWriter, r *http.Request, names []string) {
 	w.Header().Set("Content-Type", "application/x-tar")
 	w.WriteHeader(http.StatusOK)
 	_ = s.images.Save(r.Context(), w, names)
+}
+
+// imageInUse reports whether a container uses the image.
+func (s *Server) imageInUse(id digest.Digest) bool {
+	return s.engine != nil && s.engine.ImageInUse(id.String())
 }

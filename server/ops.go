@@ -20,6 +20,59 @@ func (s *Server) opsRoutes() {
 	m.HandleFunc("GET /containers/{id}/stats", s.containerStats)
 	m.HandleFunc("POST /containers/{id}/update", s.containerUpdate)
 	m.HandleFunc("GET /events", s.eventsStream)
+	m.HandleFunc("POST /commit", s.containerCommit)
+	m.HandleFunc("GET /containers/{id}/export", s.containerExport)
+}
+
+func (s *Server) containerCommit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	ref := q.Get("repo")
+	if ref != "" && q.Get("tag") != "" {
+		ref += ":" + q.Get("tag")
+	}
+	req := engine.CommitRequest{Ref: ref, Comment: q.Get("comment"), Author: q.Get("author"), Changes: q["changes"],
+		Pause: q.Get("pause") == "" || boolQuery(r, "pause")}
+	img, err := s.engine.Commit(r.Context(), q.Get("container"), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"Id": img.ID.String()})
+}
+
+func (s *Server) containerExport(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := s.engine.Get(id); err != nil {
+		writeError(w, err)
+		return
+	}
+	cw := &countWriter{w: w, header: func() { w.Header().Set("Content-Type", "application/x-tar") }}
+	if err := s.engine.Export(r.Context(), id, cw); err != nil {
+		if cw.n == 0 {
+			writeError(w, err)
+			return
+		}
+		// The tar has begun: an error can only cut it short.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// countWriter counts what went through and sets headers before the first
+// byte.
+type countWriter struct {
+	w      http.ResponseWriter
+	n      int64
+	header func()
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	if c.n == 0 && c.header != nil {
+		c.header()
+		c.header = nil
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func (s *Server) containerTop(w http.ResponseWriter, r *http.Request) {
