@@ -39,4 +39,7 @@ fi
 tar -C "$dir/rootfs" -cf "$dir/busybox.tar" .
 "$BERTH" import -c 'CMD ["sh"]' -m "busybox-static $(dpkg-query -W -f '${Version}' busybox-static), offline" "$dir/busybox.tar" busybox:latest >/dev/null
 "$BERTH" images busybox
-echo "The docker CLI works too: DOCKER_HOST=unix:///run/berth/berth.sock docker images"
+
+echo "== 3. a container through the daemon: berth run"
+"$BERTH" run --rm --name "demo-$$" busybox sh -c 'echo hello from $(hostname): $(id)'
+echo "The docker CLI works too: DOCKER_HOST=unix:///run/berth/berth.sock docker run --rm -it busybox sh"
