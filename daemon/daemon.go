@@ -92,9 +92,16 @@ func Run(ctx context.Context, cfg Config) error {
 	defer images.Close()
 
 	bus := events.New(0)
+	// The embedded init program is also the shim (small: see cmd/berth-init).
+	shimExe := ""
+	if cfg.DockerInit != nil {
+		if shimExe, err = cfg.DockerInit(); err != nil {
+			return fmt.Errorf("install the init program: %w", err)
+		}
+	}
 	eng, err := engine.New(engine.Options{
 		DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot, Images: images, Layers: layers, Events: bus,
-		DockerInit: cfg.DockerInit,
+		DockerInit: cfg.DockerInit, ShimExe: shimExe,
 		Warn:       func(msg string) { fmt.Fprintln(os.Stderr, "berth daemon: warning:", msg) },
 	})
 	if err != nil {
