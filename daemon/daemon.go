@@ -102,7 +102,7 @@ func Run(ctx context.Context, cfg Config) error {
 	eng, err := engine.New(engine.Options{
 		DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot, Images: images, Layers: layers, Events: bus,
 		DockerInit: cfg.DockerInit, ShimExe: shimExe,
-		Warn:       func(msg string) { fmt.Fprintln(os.Stderr, "berth daemon: warning:", msg) },
+		Warn: func(msg string) { fmt.Fprintln(os.Stderr, "berth daemon: warning:", msg) },
 	})
 	if err != nil {
 		return err
