@@ -206,9 +206,9 @@ func TestResolvConfAndHosts(t *testing.T) {
 func TestStartExitCode(t *testing.T) {
 	for msg, want := range map[string]int{
 		`exec: "nope": executable file not found in $PATH`: 127,
-		"open /x: no such file or directory":             127,
-		"exec /etc: permission denied":                   126,
-		"something else":                                 128,
+		"open /x: no such file or directory":               127,
+		"exec /etc: permission denied":                     126,
+		"something else":                                   128,
 	} {
 		if got := startExitCode(&StartError{Msg: msg}); got != want {
 			t.Errorf("%q: %d, want %d", msg, got, want)
