@@ -6,6 +6,7 @@ pkgs=(
 	make gcc libc6-dev pkg-config libseccomp-dev # static build: cgo + libseccomp.a
 	busybox-static                               # offline container images
 	jq iproute2 procps util-linux                # tests and scripts
+	docker.io skopeo python3-docker              # real clients the end-to-end tests drive (the docker CLI, the Python SDK)
 )
 if [ "${BERTH_PEERS:-}" = 1 ]; then
 	pkgs+=(runc crun hyperfine) # side-by-side benchmarks and conformance baselines
