@@ -32,6 +32,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	if req.Config.Image == "" {
 		return nil, errInvalid("no image given")
 	}
+	e.warmer.warm() // a start usually follows
 	img, err := e.images.Get(req.Config.Image)
 	if err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) {

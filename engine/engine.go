@@ -57,6 +57,8 @@ type Engine struct {
 	names map[string]string // name -> id
 	execs map[string]*Exec  // exec id -> exec
 
+	warmer cgroupWarmer
+
 	ctx    context.Context // ends at Close: monitors and restarts stop
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

@@ -69,6 +69,7 @@ func (e *Engine) Start(ctx context.Context, ref string) error {
 
 // startLocked does the work of Start; the caller holds x.busy.
 func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
+	e.warmer.warm()
 	c := x.snapshot()
 	dir := e.stateDir(c.ID)
 	rootfs := filepath.Join(dir, "rootfs")
@@ -137,7 +138,8 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 		ID: c.ID, Bundle: dir, RuntimeRoot: e.rt.Root, LogPath: c.LogPath,
 		LogMaxSize: maxSize, LogMaxFiles: maxFiles,
 		Tty: c.Config.Tty, Stdin: c.Config.OpenStdin, StdinOnce: c.Config.StdinOnce,
-		LoopbackUp: c.HostConfig.NetworkMode == "none",
+		LoopbackUp:   c.HostConfig.NetworkMode == "none",
+		SeccompCache: filepath.Join(e.execRoot, "seccomp"),
 	}
 	sc, err := shim.Launch(ctx, e.shimExe, dir, cfg)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/runtime/seccomp"
 )
 
 // ExecOpts describe a process to run in a running container.
@@ -96,9 +97,13 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 	if err := cg.AddPid(ch.pid); err != nil {
 		return nil, fmt.Errorf("join container cgroup: %w", err)
 	}
+	prog, err := seccomp.Compile(rec.Spec.Linux.Seccomp, r.SeccompCache)
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp: %w", err)
+	}
 	cfg := &initConfig{
 		Exec: true, ID: id, Spec: rec.Spec, Process: p, Rootfs: rec.Rootfs, Bundle: rec.Bundle,
-		ConsoleFd: consoleFd, PreserveFDs: o.PreserveFDs, Pid: ch.pid,
+		ConsoleFd: consoleFd, PreserveFDs: o.PreserveFDs, Pid: ch.pid, Seccomp: prog,
 	}
 	if err := ch.send(cfg); err != nil {
 		return nil, ch.failure(err)

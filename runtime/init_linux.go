@@ -331,7 +331,13 @@ func (s *initProc) loadSeccomp(sc *specs.LinuxSeccomp) error {
 	if s.seccomp {
 		return nil
 	}
-	fd, err := seccomp.Load(sc)
+	var fd int
+	var err error
+	if s.cfg.Seccomp != nil {
+		fd, err = seccomp.Install(s.cfg.Seccomp)
+	} else {
+		fd, err = seccomp.Load(sc)
+	}
 	if err != nil {
 		return fmt.Errorf("seccomp: %w", err)
 	}

@@ -32,6 +32,10 @@ type Runtime struct {
 	// Init returns the path of the init program (cmd/berth-init) to start
 	// container processes with. Nil means this binary, as "<self> init".
 	Init func() (string, error)
+	// SeccompCache, if set, is a root-only directory (on tmpfs) where
+	// compiled seccomp filters are kept by the hash of their spec: a
+	// profile is compiled once, not at every container start.
+	SeccompCache string
 }
 
 // initCommand is the program and argv that start a container process.
@@ -131,7 +135,7 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	rootfs, err := validateSpec(spec, bundle)
+	rootfs, prog, err := validateAndCompile(spec, bundle, r.SeccompCache)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +248,7 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 		ID: o.ID, Spec: spec, Process: spec.Process, Rootfs: rootfs, Bundle: bundle,
 		StateDirFd: stateDirFd, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
 		ConsoleFd: consoleFd, PreserveFDs: o.PreserveFDs, CgroupPaths: cg.Paths(),
-		Pid:         ch.pid,
+		Pid: ch.pid, Seccomp: prog,
 		ParentHooks: spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still in the spec
 	}
 	for _, ns := range spec.Linux.Namespaces {

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-dev/berth/runtime/seccomp"
 )
 
 // Messages on the sync socket between the parent (create/exec) and the init
@@ -47,4 +49,6 @@ type initConfig struct {
 	ContainerPid1 bool              `json:"containerPid1,omitempty"`
 	Pid           int               `json:"pid"` // the init process as the host sees it
 	HasMountNS    bool              `json:"hasMountNS,omitempty"`
+	// Seccomp is Spec.Linux.Seccomp compiled by the parent (nil: none).
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 }

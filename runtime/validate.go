@@ -23,70 +23,78 @@ func invalid(format string, args ...any) error {
 // validateSpec checks what must be right before anything is created, and
 // returns the absolute rootfs path.
 func validateSpec(spec *specs.Spec, bundle string) (string, error) {
+	rootfs, _, err := validateAndCompile(spec, bundle, "")
+	return rootfs, err
+}
+
+// validateAndCompile checks the spec and compiles its seccomp filter (that
+// compile is the filter's check), with the compiled-program cache at
+// seccompCache if it is set.
+func validateAndCompile(spec *specs.Spec, bundle, seccompCache string) (string, *seccomp.Program, error) {
 	if spec.Version == "" {
-		return "", invalid("ociVersion is required")
+		return "", nil, invalid("ociVersion is required")
 	}
 	if !strings.HasPrefix(spec.Version, "1.") {
-		return "", invalid("ociVersion %q is not supported (want 1.x)", spec.Version)
+		return "", nil, invalid("ociVersion %q is not supported (want 1.x)", spec.Version)
 	}
 	if spec.Root == nil || spec.Root.Path == "" {
-		return "", invalid("root.path is required")
+		return "", nil, invalid("root.path is required")
 	}
 	rootfs := spec.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
 	}
 	if fi, err := os.Stat(rootfs); err != nil {
-		return "", invalid("root.path %s: %v", spec.Root.Path, errors.Unwrap(err))
+		return "", nil, invalid("root.path %s: %v", spec.Root.Path, errors.Unwrap(err))
 	} else if !fi.IsDir() {
-		return "", invalid("root.path %s is not a directory", spec.Root.Path)
+		return "", nil, invalid("root.path %s is not a directory", spec.Root.Path)
 	}
 	rootfs, err := filepath.EvalSymlinks(rootfs)
 	if err != nil {
-		return "", invalid("root.path: %v", err)
+		return "", nil, invalid("root.path: %v", err)
 	}
 	if spec.Linux == nil {
 		spec.Linux = &specs.Linux{}
 	}
 	if err := validateNamespaces(spec); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if p := spec.Process; p != nil {
 		if err := validateProcess(p); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if err := validateProcessAttrs(p, spec.Linux); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
 	for i, m := range spec.Mounts {
 		if m.Destination == "" {
-			return "", invalid("mounts[%d].destination is required", i)
+			return "", nil, invalid("mounts[%d].destination is required", i)
 		}
 		if _, err := parseMountOptions(m.Options); err != nil {
-			return "", invalid("mounts[%d] (%s): %v", i, m.Destination, err)
+			return "", nil, invalid("mounts[%d] (%s): %v", i, m.Destination, err)
 		}
 	}
 	for i, d := range spec.Linux.Devices {
 		if !filepath.IsAbs(d.Path) {
-			return "", invalid("linux.devices[%d].path %q must be absolute", i, d.Path)
+			return "", nil, invalid("linux.devices[%d].path %q must be absolute", i, d.Path)
 		}
 		switch d.Type {
 		case "c", "b", "u", "p":
 		default:
-			return "", invalid("linux.devices[%d] (%s): type %q is not one of c, b, u, p", i, d.Path, d.Type)
+			return "", nil, invalid("linux.devices[%d] (%s): type %q is not one of c, b, u, p", i, d.Path, d.Type)
 		}
 	}
 	for _, p := range append(append([]string(nil), spec.Linux.MaskedPaths...), spec.Linux.ReadonlyPaths...) {
 		if !filepath.IsAbs(p) {
-			return "", invalid("masked/read-only path %q must be absolute", p)
+			return "", nil, invalid("masked/read-only path %q must be absolute", p)
 		}
 	}
 	if _, ok := propagationFlags[spec.Linux.RootfsPropagation]; !ok && spec.Linux.RootfsPropagation != "" {
-		return "", invalid("linux.rootfsPropagation %q is not valid", spec.Linux.RootfsPropagation)
+		return "", nil, invalid("linux.rootfsPropagation %q is not valid", spec.Linux.RootfsPropagation)
 	}
 	if err := validateSysctls(spec); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if spec.Hooks != nil {
 		all := map[string][]specs.Hook{
@@ -97,20 +105,19 @@ func validateSpec(spec *specs.Spec, bundle string) (string, error) {
 		for stage, hs := range all {
 			for i, h := range hs {
 				if !filepath.IsAbs(h.Path) {
-					return "", invalid("hooks.%s[%d].path %q must be absolute", stage, i, h.Path)
+					return "", nil, invalid("hooks.%s[%d].path %q must be absolute", stage, i, h.Path)
 				}
 				if h.Timeout != nil && *h.Timeout <= 0 {
-					return "", invalid("hooks.%s[%d].timeout must be positive", stage, i)
+					return "", nil, invalid("hooks.%s[%d].timeout must be positive", stage, i)
 				}
 			}
 		}
 	}
-	if spec.Linux.Seccomp != nil {
-		if err := seccomp.Validate(spec.Linux.Seccomp); err != nil {
-			return "", invalid("linux.seccomp: %v", err)
-		}
+	prog, err := seccomp.Compile(spec.Linux.Seccomp, seccompCache)
+	if err != nil {
+		return "", nil, invalid("linux.seccomp: %v", err)
 	}
-	return rootfs, nil
+	return rootfs, prog, nil
 }
 
 func hasNewNS(spec *specs.Spec, t specs.LinuxNamespaceType) bool {

@@ -53,7 +53,12 @@ func Launch(ctx context.Context, exe, stateDir string, cfg Config) (*Client, err
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	if v := os.Getenv("BERTH_TRACE"); v != "" {
+		// Timings of the runtime's steps, for profiling a start.
 		cmd.Env = append(cmd.Env, "BERTH_TRACE="+v)
+		if f, err := os.OpenFile(filepath.Join(stateDir, "trace.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+			cmd.Stderr = f
+			defer f.Close()
+		}
 	}
 	if err := cmd.Start(); err != nil {
 		w.Close()

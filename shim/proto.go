@@ -51,6 +51,8 @@ type Config struct {
 	StdinOnce   bool   `json:"stdinOnce"` // close it when the first attached stdin ends
 	// LoopbackUp brings "lo" up in the container's new network namespace.
 	LoopbackUp bool `json:"loopbackUp"`
+	// SeccompCache is where compiled seccomp filters are kept (runtime).
+	SeccompCache string `json:"seccompCache,omitempty"`
 }
 
 // Status is how a process ended.

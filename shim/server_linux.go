@@ -88,6 +88,7 @@ func (a *attachment) send(stream byte, p []byte) {
 }
 
 func newServer(dir string, initExe func() (string, error)) (_ *server, retErr error) {
+	tr("main")
 	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
 	if err != nil {
 		return nil, err
@@ -105,7 +106,9 @@ func newServer(dir string, initExe func() (string, error)) (_ *server, retErr er
 			return nil, err
 		}
 	}
+	tr("log opened")
 	s.rt = runtime.New(s.cfg.RuntimeRoot)
+	s.rt.SeccompCache = s.cfg.SeccompCache
 	if initExe != nil {
 		s.rt.Init = initExe
 	}
@@ -159,10 +162,12 @@ func newServer(dir string, initExe func() (string, error)) (_ *server, retErr er
 			s.console, consoleErr = acceptConsole(consoleLn)
 		}()
 	}
+	tr("runtime create")
 	p, err := s.rt.Create(opts)
 	if err != nil {
 		return nil, err
 	}
+	tr("created")
 	s.init = p
 	defer func() {
 		if retErr != nil {
@@ -188,6 +193,7 @@ func newServer(dir string, initExe func() (string, error)) (_ *server, retErr er
 	if s.ln, err = listenUnix(filepath.Join(dir, SocketFile)); err != nil {
 		return nil, err
 	}
+	tr("listening")
 	// Output is read from now on: the process blocks before exec until
 	// started, and attaches made before the start see everything.
 	if s.console != nil {
@@ -384,7 +390,10 @@ func (s *server) start() error {
 	}
 	close(s.started)
 	s.mu.Unlock()
-	return s.rt.Start(s.cfg.ID)
+	tr("start")
+	err := s.rt.Start(s.cfg.ID)
+	tr("started")
+	return err
 }
 
 func (s *server) state() Response {

@@ -27,3 +27,25 @@ func Load(cfg *specs.LinuxSeccomp) (notifyFd int, err error) {
 	}
 	return -1, errUnsupported
 }
+
+// Program is a compiled filter (none in this build).
+type Program struct {
+	BPF   []byte  `json:"bpf"`
+	Flags uintptr `json:"flags"`
+}
+
+// Compile reports that seccomp is unavailable in this build, unless cfg is nil.
+func Compile(cfg *specs.LinuxSeccomp, cacheDir string) (*Program, error) {
+	if cfg == nil {
+		return nil, nil
+	}
+	return nil, errUnsupported
+}
+
+// Install reports that seccomp is unavailable in this build, unless p is nil.
+func Install(p *Program) (notifyFd int, err error) {
+	if p == nil {
+		return -1, nil
+	}
+	return -1, errUnsupported
+}
