@@ -1,0 +1,451 @@
+package daemon_test
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/berthtest"
+)
+
+// ctrEnv is one container test's world: its own daemon with a busybox image
+// that has every applet, and a check at the end that everything the test's
+// containers used (shims, processes, mounts, cgroups, state directories) is
+// gone.
+type ctrEnv struct {
+	t     *testing.T
+	d     *berthtest.Daemon
+	berth string
+	// cgroupsBefore are the container cgroups that existed before the test
+	// (left by nobody, normally); only new ones count as leaks.
+	cgroupsBefore map[string]bool
+	// daemons started by restartDaemon, stopped after the leak check.
+	extra []*exec.Cmd
+}
+
+func newCtrEnv(t *testing.T) *ctrEnv {
+	t.Helper()
+	d := berthtest.StartDaemon(t)
+	b, err := berthtest.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &ctrEnv{t: t, d: d, berth: b, cgroupsBefore: map[string]bool{}}
+	for _, p := range containerCgroups() {
+		e.cgroupsBefore[p] = true
+	}
+	// Registered after StartDaemon's cleanup, so it runs first, while the
+	// daemon still serves.
+	t.Cleanup(e.cleanup)
+	if out, err := berthtest.Run(t, b, "-H", d.Host, "import", "-c", `CMD ["sh"]`, fullBusyboxTar(t), "busybox"); err != nil {
+		t.Fatalf("import busybox: %v: %s", err, out)
+	}
+	return e
+}
+
+// fullBusyboxTar is busyboxTar with a link for every applet (sleep, id, ps,
+// touch, df, ...) and /etc/passwd and /etc/group.
+func fullBusyboxTar(t *testing.T) string {
+	t.Helper()
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatalf("need /bin/busybox from busybox-static (make deps): %v", err)
+	}
+	list, err := exec.Command("/bin/busybox", "--list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "busybox-full.tar")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	for _, d := range []string{"bin/", "etc/", "tmp/", "root/", "home/"} {
+		mode := int64(0o755)
+		if d == "tmp/" {
+			mode = 0o1777
+		}
+		_ = tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: mode})
+	}
+	files := map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n",
+		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
+	}
+	for name, body := range files {
+		_ = tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))})
+		_, _ = tw.Write([]byte(body))
+	}
+	_ = tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bb))})
+	_, _ = tw.Write(bb)
+	for _, a := range strings.Fields(string(list)) {
+		if a == "busybox" {
+			continue
+		}
+		_ = tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// result is what a command did: its streams apart and its exit code (-1 if
+// it could not run or was killed at its deadline).
+type result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+func (r result) Out() string { return r.Stdout + r.Stderr }
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+}
+
+// exe runs name with args, stdin, and a deadline.
+func exe(timeout time.Duration, stdin io.Reader, name string, args ...string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.WaitDelay = 2 * time.Second
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = &so, &se, stdin
+	err := cmd.Run()
+	r := result{Stdout: so.String(), Stderr: se.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee) && ee.ExitCode() >= 0:
+		r.Code = ee.ExitCode()
+	default:
+		r.Code = -1
+		r.Stderr += "\n[" + err.Error() + "]"
+	}
+	if ctx.Err() != nil {
+		r.Code = -1
+		r.Stderr += fmt.Sprintf("\n[timed out after %v]", timeout)
+	}
+	return r
+}
+
+// dk runs the docker CLI against the test's daemon (30 s limit).
+func (e *ctrEnv) dk(args ...string) result {
+	return exe(30*time.Second, nil, "docker", append([]string{"-H", e.d.Host}, args...)...)
+}
+
+// bt runs the berth CLI against the test's daemon (30 s limit).
+func (e *ctrEnv) bt(args ...string) result {
+	return exe(30*time.Second, nil, e.berth, append([]string{"-H", e.d.Host}, args...)...)
+}
+
+// must runs the docker CLI and fails the test unless it exits 0; it returns
+// stdout.
+func (e *ctrEnv) must(args ...string) string {
+	e.t.Helper()
+	r := e.dk(args...)
+	if r.Code != 0 {
+		e.t.Fatalf("docker %s: %v", strings.Join(args, " "), r)
+	}
+	return r.Stdout
+}
+
+// mustT is must with the output trimmed.
+func (e *ctrEnv) mustT(args ...string) string {
+	e.t.Helper()
+	return strings.TrimSpace(e.must(args...))
+}
+
+// inspect returns docker inspect -f format for a container, trimmed.
+func (e *ctrEnv) inspect(name, format string) string {
+	e.t.Helper()
+	return e.mustT("inspect", "-f", format, name)
+}
+
+// waitFor polls cond every 50 ms until it is true or timeout passes.
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitInspect waits until inspect -f format prints want.
+func (e *ctrEnv) waitInspect(name, format, want string, timeout time.Duration) {
+	e.t.Helper()
+	var got string
+	if !waitFor(timeout, func() bool {
+		got = strings.TrimSpace(e.dk("inspect", "-f", format, name).Stdout)
+		return got == want
+	}) {
+		e.t.Fatalf("inspect %s %s: %q after %v, want %q", name, format, got, timeout, want)
+	}
+}
+
+var hexID = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// cleanup removes every container (while the daemon serves) and checks for
+// leaks, then stops the daemons the test restarted.
+func (e *ctrEnv) cleanup() {
+	t := e.t
+	defer func() {
+		for _, c := range e.extra {
+			stopCmd(t, c)
+		}
+	}()
+	if !daemonUp(e.d) {
+		t.Logf("no daemon serves at the end; skipping removal of containers")
+	} else {
+		ids := strings.Fields(e.dk("ps", "-aq", "--no-trunc").Stdout)
+		for _, id := range ids {
+			if r := e.dk("rm", "-f", id); r.Code != 0 {
+				t.Errorf("cleanup: docker rm -f %s: %v", id, r)
+			}
+		}
+	}
+	e.checkNoLeaks()
+}
+
+// checkNoLeaks fails the test if a shim, a mount, a container cgroup or a
+// container state directory of this test's daemon is left.
+func (e *ctrEnv) checkNoLeaks() {
+	t := e.t
+	t.Helper()
+	var shims []int
+	waitFor(5*time.Second, func() bool {
+		shims = e.shimPIDs()
+		return len(shims) == 0
+	})
+	for _, pid := range shims {
+		t.Errorf("leak: shim process %d: %s", pid, cmdline(pid))
+	}
+	for _, m := range mountsUnder(e.d.Dir) {
+		t.Errorf("leak: mount %s", m)
+	}
+	for _, cg := range containerCgroups() {
+		if !e.cgroupsBefore[cg] {
+			t.Errorf("leak: cgroup %s", cg)
+		}
+	}
+	for _, dir := range []string{filepath.Join(e.d.ExecRoot, "containers"), filepath.Join(e.d.DataRoot, "containers")} {
+		entries, _ := os.ReadDir(dir)
+		for _, en := range entries {
+			t.Errorf("leak: state directory %s/%s", dir, en.Name())
+		}
+	}
+}
+
+// shimPIDs are the "berth shim <exec-root>/containers/<id>" processes of
+// this test's daemon.
+func (e *ctrEnv) shimPIDs() []int {
+	var pids []int
+	prefix := filepath.Join(e.d.ExecRoot, "containers") + "/"
+	ents, _ := os.ReadDir("/proc")
+	for _, en := range ents {
+		pid, err := strconv.Atoi(en.Name())
+		if err != nil {
+			continue
+		}
+		args := strings.Split(cmdline(pid), "\x00")
+		if len(args) >= 3 && args[1] == "shim" && strings.HasPrefix(args[2], prefix) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func cmdline(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return strings.TrimRight(string(b), "\x00")
+}
+
+// mountsUnder lists mount points at or below dir, deepest first.
+func mountsUnder(dir string) []string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		mp := unescapeMount(fields[4])
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			out = append(out, mp)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+func unescapeMount(s string) string {
+	r := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
+	return r.Replace(s)
+}
+
+// containerCgroups lists /sys/fs/cgroup/*/berth/<64 hex> (and the unified
+// hierarchy's) directories.
+func containerCgroups() []string {
+	var out []string
+	for _, pat := range []string{"/sys/fs/cgroup/*/berth/*", "/sys/fs/cgroup/berth/*"} {
+		ms, _ := filepath.Glob(pat)
+		for _, m := range ms {
+			if fi, err := os.Stat(m); err == nil && fi.IsDir() && hexID.MatchString(filepath.Base(m)) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+func daemonUp(d *berthtest.Daemon) bool {
+	c := d.HTTPClient()
+	c.Timeout = 2 * time.Second
+	resp, err := c.Get("http://berth/_ping")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return true
+}
+
+// startDaemonAgain starts "berth daemon" on the first daemon's socket, data
+// root and exec root (after that one was killed), as a restarted daemon.
+func (e *ctrEnv) startDaemonAgain() *exec.Cmd {
+	t := e.t
+	t.Helper()
+	logf, err := os.OpenFile(filepath.Join(e.d.Dir, "daemon-again.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(e.berth, "daemon", "-H", e.d.Host, "--data-root", e.d.DataRoot, "--exec-root", e.d.ExecRoot)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.extra = append(e.extra, cmd)
+	if !waitFor(10*time.Second, func() bool { return daemonUp(e.d) }) {
+		b, _ := os.ReadFile(logf.Name())
+		t.Fatalf("the daemon did not come up again:\n%s", b)
+	}
+	return cmd
+}
+
+// stopCmd ends a daemon we started: SIGTERM, SIGKILL after 10 s.
+func stopCmd(t *testing.T, c *exec.Cmd) {
+	if c.Process == nil || c.ProcessState != nil {
+		return
+	}
+	_ = c.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = c.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = c.Process.Kill()
+		<-done
+		t.Errorf("restarted daemon did not stop on SIGTERM within 10 s")
+	}
+}
+
+// killCmd ends a daemon we started with SIGKILL.
+func killCmd(c *exec.Cmd) {
+	if c.Process != nil && c.ProcessState == nil {
+		_ = c.Process.Kill()
+		_ = c.Wait()
+	}
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && len(s) > i+2 && s[i+2] != 'Z'
+}
+
+// pty runs a shell command line under a pseudo-terminal (util-linux script),
+// feeding it stdin; -e makes script exit with the command's code.
+func pty(timeout time.Duration, stdin io.Reader, line string) result {
+	return exe(timeout, stdin, "script", "-qec", line, "/dev/null")
+}
+
+// slowReader hands out its chunks one at a time, each after a pause, then
+// blocks for hold before EOF, so that a terminal program reads input the way
+// a person types it.
+type slowReader struct {
+	chunks []string
+	pause  time.Duration
+	hold   time.Duration
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	if len(r.chunks) == 0 {
+		if r.hold > 0 {
+			time.Sleep(r.hold)
+			r.hold = 0
+		}
+		return 0, io.EOF
+	}
+	time.Sleep(r.pause)
+	n := copy(p, r.chunks[0])
+	r.chunks[0] = r.chunks[0][n:]
+	if r.chunks[0] == "" {
+		r.chunks = r.chunks[1:]
+	}
+	return n, nil
+}
+
+// capField is a capability set of this process (the daemon runs with the
+// same), as /proc/self/status prints it.
+func capField(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && k == name {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("no %s in /proc/self/status", name)
+	return ""
+}
+
+// knownBug skips a test of correct docker behaviour that berth does not
+// have yet; BERTH_E2E_BUGS=1 runs it anyway.
+func knownBug(t *testing.T, what string) {
+	t.Helper()
+	if os.Getenv("BERTH_E2E_BUGS") == "" {
+		t.Skip("BUG: " + what + " (BERTH_E2E_BUGS=1 runs it)")
+	}
+}
