@@ -71,6 +71,7 @@ func (e *Engine) Start(ctx context.Context, ref string) error {
 func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 	e.warmer.warm()
 	c := x.snapshot()
+	tt := newTracer(c.ID)
 	dir := e.stateDir(c.ID)
 	rootfs := filepath.Join(dir, "rootfs")
 	_ = unmountAll(rootfs)
@@ -105,6 +106,7 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 	if err := m.MountAt(rootfs); err != nil {
 		return err
 	}
+	tt.step("rootfs mounted")
 	u, err := resolveUser(rootfs, c.Config.User, c.HostConfig.GroupAdd)
 	if err != nil {
 		return &StartError{Msg: err.Error()}
@@ -130,9 +132,11 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 	if err != nil {
 		return err
 	}
+	tt.step("spec generated")
 	if err := writeFileAtomic(filepath.Join(dir, "config.json"), b, 0o600); err != nil {
 		return err
 	}
+	tt.step("config.json written")
 	maxSize, maxFiles, _ := logs.ParseOpts(c.HostConfig.LogConfig.Config)
 	cfg := shim.Config{
 		ID: c.ID, Bundle: dir, RuntimeRoot: e.rt.Root, LogPath: c.LogPath,
@@ -142,6 +146,7 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 		SeccompCache: filepath.Join(e.execRoot, "seccomp"),
 	}
 	sc, err := shim.Launch(ctx, e.shimExe, dir, cfg)
+	tt.step("shim ready")
 	if err != nil {
 		var ce *shim.CreateError
 		if errors.As(err, &ce) {
@@ -163,6 +168,7 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 	for _, p := range pend {
 		p.connect(sc)
 	}
+	tt.step("attaches connected")
 	if err := sc.Start(); err != nil {
 		// The process could not exec: the shim reaps it and exits.
 		_, _ = sc.Wait(ctx)
@@ -178,9 +184,11 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 	if c.Config.Healthcheck != nil && !healthDisabled(c.Config.Healthcheck) {
 		x.c.State.Health = &Health{Status: "starting"}
 	}
+	tt.step("started")
 	err = e.save(x)
 	snap := x.c
 	x.mu.Unlock()
+	tt.step("record saved")
 	if err != nil {
 		e.warn(fmt.Sprintf("container %s: %v", c.ID, err))
 	}

@@ -36,10 +36,18 @@ func Main(stateDir string, initExe func() (string, error)) int {
 	}
 	fmt.Fprint(ready, "ok")
 	ready.Close()
-	// A shim lives as long as its container and allocates little: give
-	// the set-up's garbage back now and keep the heap small.
+	// A shim lives as long as its container and allocates little: keep
+	// the heap small, and give the set-up's garbage back once the start is
+	// over (not before: a forced GC takes milliseconds).
 	debug.SetGCPercent(25)
-	debug.FreeOSMemory()
+	go func() {
+		select {
+		case <-s.started:
+			time.Sleep(200 * time.Millisecond)
+		case <-time.After(5 * time.Second):
+		}
+		debug.FreeOSMemory()
+	}()
 	s.serve()
 	return 0
 }
