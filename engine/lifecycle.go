@@ -477,6 +477,21 @@ func (e *Engine) restore() {
 			x.c.State.Status = StatusExited
 			x.mu.Unlock()
 			e.exitedFromRestore(x, &shim.Status{ExitCode: x.c.State.ExitCode, ExitedAt: now()})
+		case StatusExited:
+			// As Docker: at daemon start "always" brings a container back
+			// even if it was stopped by hand, "unless-stopped" only if not.
+			x.mu.Lock()
+			rp := x.c.HostConfig.RestartPolicy.Name
+			back := !x.c.State.StartedAt.IsZero() && (rp == "always" || (rp == "unless-stopped" && !x.c.State.StoppedByUser))
+			if back {
+				x.c.State.Status = StatusRestarting
+				x.c.State.StoppedByUser = false
+				_ = e.save(x)
+			}
+			x.mu.Unlock()
+			if back {
+				e.scheduleRestart(x, time.Hour)
+			}
 		case StatusRemoving:
 			e.mu.Lock()
 			delete(e.byID, x.c.ID)
