@@ -356,7 +356,7 @@ func TestExec(t *testing.T) {
 		t.Errorf("exec -d did not run its command")
 	}
 	// exec -t under a terminal.
-	if r := pty(20*time.Second, &slowReader{hold: time.Second}, "docker -H "+e.d.Host+" exec -t box sh -c 'tty; echo ok'"); r.Code != 0 || !strings.Contains(r.Stdout, "/dev/pts/0") || !strings.Contains(r.Stdout, "ok") {
+	if r := pty(t, nil, 0, 10*time.Second, "docker -H "+e.d.Host+" exec -t box sh -c 'tty; echo ok'"); r.Code != 0 || !strings.Contains(r.Stdout, "/dev/pts/0") || !strings.Contains(r.Stdout, "ok") {
 		t.Errorf("exec -t under a pty: %v", r)
 	}
 	// exec into a stopped container fails clearly.

@@ -392,25 +392,31 @@ func alive(pid int) bool {
 	return i > 0 && len(s) > i+2 && s[i+2] != 'Z'
 }
 
-// pty runs a shell command line under a pseudo-terminal (util-linux script),
-// feeding it stdin; -e makes script exit with the command's code.
-func pty(timeout time.Duration, stdin io.Reader, line string) result {
-	return exe(timeout, stdin, "script", "-qec", line, "/dev/null")
+// pty runs a shell command line under a pseudo-terminal (util-linux
+// script), typing chunks with a pause before each, the way a person types.
+// script exits with the command's code, but only once its own stdin ends,
+// so stdin ends when the command has exited (or after hold).
+func pty(t *testing.T, chunks []string, pause, hold time.Duration, line string) result {
+	t.Helper()
+	marker := filepath.Join(t.TempDir(), "exited")
+	in := &slowReader{chunks: chunks, pause: pause, hold: hold, until: marker}
+	full := line + "; rc=$?; echo $rc > " + marker + "; exit $rc"
+	return exe(hold+time.Duration(len(chunks))*pause+20*time.Second, in, "script", "-qec", full, "/dev/null")
 }
 
 // slowReader hands out its chunks one at a time, each after a pause, then
-// blocks for hold before EOF, so that a terminal program reads input the way
-// a person types it.
+// blocks until the file until exists (at most hold) before EOF.
 type slowReader struct {
 	chunks []string
 	pause  time.Duration
 	hold   time.Duration
+	until  string
 }
 
 func (r *slowReader) Read(p []byte) (int, error) {
 	if len(r.chunks) == 0 {
 		if r.hold > 0 {
-			time.Sleep(r.hold)
+			waitFor(r.hold, func() bool { return exists(r.until) })
 			r.hold = 0
 		}
 		return 0, io.EOF

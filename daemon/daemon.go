@@ -40,13 +40,15 @@ type Config struct {
 	DataRoot string
 	ExecRoot string
 	Version  string
-	// DockerInit returns the host path of the init that --init runs.
-	DockerInit func() (string, error)
+	// InstallInit installs berth's init program (also the shim and --init's
+	// docker-init) in a directory and returns its path; nil if this build
+	// has none embedded.
+	InstallInit func(dir string) (string, error)
 }
 
 // Command returns "berth daemon".
-func Command(version string, dockerInit func() (string, error)) *cobra.Command {
-	cfg := Config{Version: version, DockerInit: dockerInit}
+func Command(version string, installInit func(dir string) (string, error)) *cobra.Command {
+	cfg := Config{Version: version, InstallInit: installInit}
 	cmd := &cobra.Command{
 		Use:   "daemon [flags]",
 		Short: "Run the berth daemon (serves the Docker Engine API)",
@@ -94,14 +96,16 @@ func Run(ctx context.Context, cfg Config) error {
 	bus := events.New(0)
 	// The embedded init program is also the shim (small: see cmd/berth-init).
 	shimExe := ""
-	if cfg.DockerInit != nil {
-		if shimExe, err = cfg.DockerInit(); err != nil {
+	var dockerInit func() (string, error)
+	if cfg.InstallInit != nil {
+		if shimExe, err = cfg.InstallInit(initDir(cfg.ExecRoot)); err != nil {
 			return fmt.Errorf("install the init program: %w", err)
 		}
+		dockerInit = func() (string, error) { return shimExe, nil }
 	}
 	eng, err := engine.New(engine.Options{
 		DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot, Images: images, Layers: layers, Events: bus,
-		DockerInit: cfg.DockerInit, ShimExe: shimExe,
+		DockerInit: dockerInit, ShimExe: shimExe,
 		Warn: func(msg string) { fmt.Fprintln(os.Stderr, "berth daemon: warning:", msg) },
 	})
 	if err != nil {
@@ -191,4 +195,16 @@ func listen(host string) (net.Listener, error) {
 	default:
 		return nil, fmt.Errorf("-H %s: protocol %q is not supported (unix, tcp)", host, proto)
 	}
+}
+
+// initDir is where the daemon installs the init program: under its exec
+// root when that is a tmpfs (the file is made immutable, which only tmpfs
+// lets go at the next boot), else in the default /run/berth/init, shared
+// by every berth on the host (the file is named by its content's hash).
+func initDir(execRoot string) string {
+	var st unix.Statfs_t
+	if err := unix.Statfs(execRoot, &st); err == nil && st.Type == unix.TMPFS_MAGIC {
+		return filepath.Join(execRoot, "init")
+	}
+	return "/run/berth/init"
 }

@@ -21,10 +21,14 @@ var initHash string
 
 // initExe installs the embedded init program (once per version) and returns
 // its path.
-func initExe() (string, error) {
+func initExe() (string, error) { return installInit(runtime.DefaultInitDir) }
+
+// installInit installs the embedded init program in dir (the daemon's is
+// under its --exec-root).
+func installInit(dir string) (string, error) {
 	h := initHash
 	if h == "" {
 		h = strconv.FormatUint(uint64(crc32.Checksum(initBinary, crc32.MakeTable(crc32.Castagnoli))), 16)
 	}
-	return runtime.InstallInit(runtime.DefaultInitDir, "berth-init-"+h, initBinary)
+	return runtime.InstallInit(dir, "berth-init-"+h, initBinary)
 }

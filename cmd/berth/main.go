@@ -42,7 +42,7 @@ func main() {
 	}
 	root.SetVersionTemplate("berth version {{.Version}}\n")
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(runtimecli.Command(initExe), daemon.Command(version, initExe))
+	root.AddCommand(runtimecli.Command(initExe), daemon.Command(version, installInit))
 	cli.Register(root)
 	if err := root.Execute(); err != nil {
 		code, reported := runtimecli.ExitCode(err)
