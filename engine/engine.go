@@ -58,6 +58,7 @@ type Engine struct {
 	execs map[string]*Exec  // exec id -> exec
 
 	warmer cgroupWarmer
+	spares spares
 
 	ctx    context.Context // ends at Close: monitors and restarts stop
 	cancel context.CancelFunc
@@ -88,6 +89,7 @@ func New(o Options) (*Engine, error) {
 		return nil, err
 	}
 	e.restore()
+	e.refillShim()
 	return e, nil
 }
 
@@ -96,6 +98,7 @@ func New(o Options) (*Engine, error) {
 func (e *Engine) Close() {
 	e.cancel()
 	e.wg.Wait()
+	e.spares.close()
 }
 
 // load reads every container record. A directory without a readable record

@@ -145,7 +145,11 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 		LoopbackUp:   c.HostConfig.NetworkMode == "none",
 		SeccompCache: filepath.Join(e.execRoot, "seccomp"),
 	}
-	sc, err := shim.Launch(ctx, e.shimExe, dir, cfg)
+	sp, err := e.takeShim()
+	if err != nil {
+		return err
+	}
+	sc, err := sp.Launch(dir, cfg)
 	tt.step("shim ready")
 	if err != nil {
 		var ce *shim.CreateError

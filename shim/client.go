@@ -28,58 +28,96 @@ type Client struct {
 // maxSocketPath is what fits in sockaddr_un.
 const maxSocketPath = 107
 
-// Launch starts a shim for cfg with stateDir as its state directory (it must
-// exist and be empty of a running shim). The shim is "exe shim stateDir" in
-// a session of its own. Launch returns once the container is created (its
-// process waits for Start) or with the reason it could not be.
-func Launch(ctx context.Context, exe, stateDir string, cfg Config) (*Client, error) {
-	b, err := json.Marshal(cfg)
+// Spare is a shim started ahead of time, waiting to be given a container:
+// a start then does not wait for a process to be spawned and its runtime
+// to initialise.
+type Spare struct {
+	parent string
+	jobs   *os.File // the engine's end of the shim's job pipe (its fd 4)
+	ready  *os.File // the engine's end of its readiness pipe (its fd 3)
+	waited chan error
+}
+
+// Spawn starts a spare shim, "exe shim --spare PARENT", for a container whose
+// state directory will be in PARENT. It exits when its job pipe is closed
+// without a job (Close, or this process's death).
+func Spawn(exe, parent string) (*Spare, error) {
+	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(stateDir, ConfigFile), b); err != nil {
-		return nil, err
-	}
-	_ = os.Remove(filepath.Join(stateDir, ExitFile))
-	r, w, err := os.Pipe()
+	jobsR, jobsW, err := os.Pipe()
 	if err != nil {
+		readyR.Close()
+		readyW.Close()
 		return nil, err
 	}
-	defer r.Close()
-	cmd := exec.Command(exe, "shim", stateDir)
+	cmd := exec.Command(exe, "shim", "--spare", parent)
 	cmd.Args[0] = "berth"
 	cmd.Dir = "/"
-	cmd.ExtraFiles = []*os.File{w}
+	cmd.ExtraFiles = []*os.File{readyW, jobsR}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	if v := os.Getenv("BERTH_TRACE"); v != "" {
-		// Timings of the runtime's steps, for profiling a start.
+		// Timings of the runtime's steps (STATEDIR/trace.log).
 		cmd.Env = append(cmd.Env, "BERTH_TRACE="+v)
-		if f, err := os.OpenFile(filepath.Join(stateDir, "trace.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
-			cmd.Stderr = f
-			defer f.Close()
-		}
 	}
-	if err := cmd.Start(); err != nil {
-		w.Close()
+	err = cmd.Start()
+	readyW.Close()
+	jobsR.Close()
+	if err != nil {
+		readyR.Close()
+		jobsW.Close()
 		return nil, fmt.Errorf("start shim: %w", err)
 	}
-	w.Close()
+	sp := &Spare{parent: parent, jobs: jobsW, ready: readyR, waited: make(chan error, 1)}
 	// Reap it whenever it ends (if this process outlives it).
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	msg, err := io.ReadAll(io.LimitReader(r, 64<<10))
+	go func() { sp.waited <- cmd.Wait() }()
+	return sp, nil
+}
+
+// Launch gives the spare its container: cfg, in stateDir (a directory of
+// the spare's parent). The spare is used up, whatever the outcome.
+func (sp *Spare) Launch(stateDir string, cfg Config) (*Client, error) {
+	defer sp.ready.Close()
+	if filepath.Dir(stateDir) != sp.parent {
+		sp.Close()
+		return nil, fmt.Errorf("shim: state directory %s is not in %s", stateDir, sp.parent)
+	}
+	b, err := json.Marshal(cfg)
+	if err == nil {
+		err = writeFileAtomic(filepath.Join(stateDir, ConfigFile), b)
+	}
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	_ = os.Remove(filepath.Join(stateDir, ExitFile))
+	_, err = sp.jobs.WriteString(filepath.Base(stateDir) + "\n")
+	sp.jobs.Close()
+	if err != nil {
+		<-sp.waited
+		return nil, fmt.Errorf("shim: %w", err)
+	}
+	msg, err := io.ReadAll(io.LimitReader(sp.ready, 64<<10))
 	if err != nil {
 		return nil, fmt.Errorf("shim: %w", err)
 	}
 	if string(msg) != "ok" {
-		<-waited
+		<-sp.waited
 		if len(msg) == 0 {
 			return nil, errors.New("shim exited before it created the container")
 		}
 		return nil, &CreateError{Msg: string(msg)}
 	}
 	return &Client{Dir: stateDir}, nil
+}
+
+// Close ends a spare that was not used, and reaps it.
+func (sp *Spare) Close() {
+	sp.jobs.Close()
+	sp.ready.Close()
+	<-sp.waited
 }
 
 // CreateError is why the runtime could not create the container.

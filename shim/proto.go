@@ -1,7 +1,9 @@
 // Package shim is the per-container supervisor ("berth shim", hidden) and
 // the client the engine uses to talk to it.
 //
-// The engine starts one shim per container start. The shim creates the
+// The engine keeps one shim started ahead of time (a Spare, waiting on a
+// pipe for its job) and gives it the next container to start, so a start
+// does not wait for a process to be spawned. The shim creates the
 // container through package runtime (so it is the container's parent and
 // reaps it), holds its stdio or pty, writes its output to the json-file log,
 // and serves a unix socket in the container's state directory. It lives in

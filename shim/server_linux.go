@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -21,12 +22,31 @@ import (
 	"github.com/berth-dev/berth/runtime"
 )
 
-// Main is "berth shim STATEDIR": it runs the container configured in
-// STATEDIR/shim.json and supervises it until it exits. File descriptor 3 is
-// the engine's readiness pipe: "ok" once the container is created and the
-// socket listens, or why not. initExe is the container init program (nil:
-// this binary's "init").
-func Main(stateDir string, initExe func() (string, error)) int {
+// Main is "berth shim --spare PARENT": it waits for the name of a state
+// directory in PARENT on its job pipe (fd 4), then runs the container
+// configured in STATEDIR/shim.json and supervises it until it exits. File
+// descriptor 3 is the engine's readiness pipe: "ok" once the container is
+// created and the socket listens, or why not. initExe is the container init
+// program (nil: this binary's "init").
+func Main(args []string, initExe func() (string, error)) int {
+	if len(args) != 2 || args[0] != "--spare" {
+		fmt.Fprintln(os.Stderr, "usage: berth shim --spare DIR (started by the daemon)")
+		return 2
+	}
+	jobs := os.NewFile(4, "jobs")
+	line, err := bufio.NewReader(io.LimitReader(jobs, 4096)).ReadString('\n')
+	jobs.Close()
+	name := strings.TrimSuffix(line, "\n")
+	if err != nil || name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+		return 0 // no job: the daemon let its spare go
+	}
+	stateDir := filepath.Join(args[1], name)
+	if traceOn {
+		if f, err := os.OpenFile(filepath.Join(stateDir, "trace.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+			_ = unix.Dup2(int(f.Fd()), 2)
+			f.Close()
+		}
+	}
 	ready := os.NewFile(3, "ready")
 	s, err := newServer(stateDir, initExe)
 	if err != nil {

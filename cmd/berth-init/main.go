@@ -7,7 +7,7 @@
 //
 // Called as "docker-init" (what `run --init` mounts at /sbin/docker-init) it
 // is instead the container's pid 1 for the user's program: it reaps zombies
-// and forwards signals (see reaper.go). Called as "berth shim STATEDIR" it is
+// and forwards signals (see reaper.go). Called as "berth shim ..." it is
 // a container's supervisor (package shim): the same small program, so that a
 // shim costs a few MB, not the whole berth binary's footprint.
 package main
@@ -24,8 +24,8 @@ func main() {
 	if filepath.Base(os.Args[0]) == "docker-init" {
 		os.Exit(reaper(os.Args[1:]))
 	}
-	if len(os.Args) == 3 && os.Args[1] == "shim" {
-		os.Exit(shim.Main(os.Args[2], os.Executable))
+	if len(os.Args) > 1 && os.Args[1] == "shim" {
+		os.Exit(shim.Main(os.Args[2:], os.Executable))
 	}
 	runtime.Init()
 }

@@ -26,11 +26,7 @@ func main() {
 		case "init":
 			runtime.Init() // never returns
 		case "shim":
-			if len(os.Args) != 3 {
-				fmt.Fprintln(os.Stderr, "usage: berth shim STATEDIR (started by the daemon)")
-				os.Exit(2)
-			}
-			os.Exit(shim.Main(os.Args[2], initExe))
+			os.Exit(shim.Main(os.Args[2:], initExe))
 		}
 	}
 	root := &cobra.Command{
