@@ -156,7 +156,13 @@ func TestRestartOnFailure(t *testing.T) {
 	if got := e.inspect("clean", "{{.RestartCount}}"); got != "0" {
 		t.Errorf("on-failure restarted a clean exit: %q", got)
 	}
-	// always: the container comes back after it exits; stop ends that.
+}
+
+// --restart always brings a container back after it exits; docker stop
+// ends that (the user stopped it).
+func TestStopEndsRestartAlways(t *testing.T) {
+	knownBug(t, "docker stop of a --restart always container that keeps exiting (sh -c 'sleep 0.3') does not stop the restarts: it is running again a second later")
+	e := newCtrEnv(t)
 	e.must("run", "-d", "--name", "again", "--restart", "always", "busybox", "sh", "-c", "sleep 0.3")
 	if !waitFor(20*time.Second, func() bool {
 		n, _ := strconv.Atoi(strings.TrimSpace(e.dk("inspect", "-f", "{{.RestartCount}}", "again").Stdout))

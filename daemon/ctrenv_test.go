@@ -30,9 +30,14 @@ type ctrEnv struct {
 	t     *testing.T
 	d     *berthtest.Daemon
 	berth string
-	// cgroupsBefore are the container cgroups that existed before the test
-	// (left by nobody, normally); only new ones count as leaks.
+	// cgroupsBefore are the container cgroups that existed before the test;
+	// only those of this test's containers count as leaks (other tests may
+	// run concurrently, in other processes).
 	cgroupsBefore map[string]bool
+	// events are "docker events" processes recording the ids of every
+	// container the test made (one per daemon run).
+	events []*exec.Cmd
+	seen   []*bytes.Buffer
 	// daemons started by restartDaemon, stopped after the leak check.
 	extra []*exec.Cmd
 }
@@ -51,10 +56,56 @@ func newCtrEnv(t *testing.T) *ctrEnv {
 	// Registered after StartDaemon's cleanup, so it runs first, while the
 	// daemon still serves.
 	t.Cleanup(e.cleanup)
+	e.watchEvents()
 	if out, err := berthtest.Run(t, b, "-H", d.Host, "import", "-c", `CMD ["sh"]`, fullBusyboxTar(t), "busybox"); err != nil {
 		t.Fatalf("import busybox: %v: %s", err, out)
 	}
 	return e
+}
+
+// watchEvents records the ids of containers the daemon reports.
+func (e *ctrEnv) watchEvents() {
+	var buf bytes.Buffer
+	cmd := exec.Command("docker", "-H", e.d.Host, "events", "--filter", "type=container", "--format", "{{.Actor.ID}}")
+	cmd.Stdout = &buf
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.events = append(e.events, cmd)
+	e.seen = append(e.seen, &buf)
+}
+
+// containerIDs are the ids of every container the test made (that the
+// daemon reported, and that it lists now).
+func (e *ctrEnv) containerIDs() map[string]bool {
+	ids := map[string]bool{}
+	if daemonUp(e.d) {
+		for _, id := range strings.Fields(e.dk("ps", "-aq", "--no-trunc").Stdout) {
+			ids[id] = true
+		}
+		time.Sleep(200 * time.Millisecond) // let the events stream catch up
+	}
+	e.stopEvents()
+	for _, buf := range e.seen {
+		for _, id := range strings.Fields(buf.String()) {
+			if hexID.MatchString(id) {
+				ids[id] = true
+			}
+		}
+	}
+	return ids
+}
+
+// stopEvents ends the events streams (keeping what they recorded): a
+// daemon's graceful stop waits for open streams.
+func (e *ctrEnv) stopEvents() {
+	for _, cmd := range e.events {
+		if cmd.Process != nil && cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}
+	e.events = nil
 }
 
 // fullBusyboxTar is busyboxTar with a link for every applet (sleep, id, ps,
@@ -224,12 +275,12 @@ func (e *ctrEnv) cleanup() {
 			}
 		}
 	}
-	e.checkNoLeaks()
+	e.checkNoLeaks(e.containerIDs())
 }
 
 // checkNoLeaks fails the test if a shim, a mount, a container cgroup or a
 // container state directory of this test's daemon is left.
-func (e *ctrEnv) checkNoLeaks() {
+func (e *ctrEnv) checkNoLeaks(ids map[string]bool) {
 	t := e.t
 	t.Helper()
 	var shims []int
@@ -243,10 +294,18 @@ func (e *ctrEnv) checkNoLeaks() {
 	for _, m := range mountsUnder(e.d.Dir) {
 		t.Errorf("leak: mount %s", m)
 	}
-	for _, cg := range containerCgroups() {
-		if !e.cgroupsBefore[cg] {
-			t.Errorf("leak: cgroup %s", cg)
+	var cgs []string
+	waitFor(5*time.Second, func() bool {
+		cgs = nil
+		for _, cg := range containerCgroups() {
+			if ids[filepath.Base(cg)] && !e.cgroupsBefore[cg] {
+				cgs = append(cgs, cg)
+			}
 		}
+		return len(cgs) == 0
+	})
+	for _, cg := range cgs {
+		t.Errorf("leak: cgroup %s", cg)
 	}
 	for _, dir := range []string{filepath.Join(e.d.ExecRoot, "containers"), filepath.Join(e.d.DataRoot, "containers")} {
 		entries, _ := os.ReadDir(dir)
@@ -256,23 +315,60 @@ func (e *ctrEnv) checkNoLeaks() {
 	}
 }
 
-// shimPIDs are the "berth shim <exec-root>/containers/<id>" processes of
-// this test's daemon.
+// shimPIDs are this daemon's shims that serve a container: "berth shim
+// [--spare] <exec-root>/containers[/<id>]" processes that have a child (the
+// container's first process) or hold a file of a container open. An idle
+// spare shim, waiting for the next container, does not count.
 func (e *ctrEnv) shimPIDs() []int {
 	var pids []int
-	prefix := filepath.Join(e.d.ExecRoot, "containers") + "/"
+	prefix := filepath.Join(e.d.ExecRoot, "containers")
+	parents := map[int]bool{}
 	ents, _ := os.ReadDir("/proc")
+	var shims []int
 	for _, en := range ents {
 		pid, err := strconv.Atoi(en.Name())
 		if err != nil {
 			continue
 		}
+		if b, err := os.ReadFile("/proc/" + en.Name() + "/stat"); err == nil {
+			if i := strings.LastIndexByte(string(b), ')'); i > 0 {
+				if f := strings.Fields(string(b)[i+1:]); len(f) > 1 {
+					ppid, _ := strconv.Atoi(f[1])
+					parents[ppid] = true
+				}
+			}
+		}
 		args := strings.Split(cmdline(pid), "\x00")
-		if len(args) >= 3 && args[1] == "shim" && strings.HasPrefix(args[2], prefix) {
+		if len(args) < 3 || args[1] != "shim" {
+			continue
+		}
+		p := args[len(args)-1]
+		if p == prefix || strings.HasPrefix(p, prefix+"/") {
+			shims = append(shims, pid)
+		}
+	}
+	for _, pid := range shims {
+		if parents[pid] || holdsContainerFile(pid, e.d) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+func holdsContainerFile(pid int, d *berthtest.Daemon) bool {
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err != nil {
+			continue
+		}
+		for _, dir := range []string{filepath.Join(d.DataRoot, "containers"), filepath.Join(d.ExecRoot, "containers")} {
+			if strings.HasPrefix(target, dir+"/") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func cmdline(pid int) string {
@@ -353,6 +449,7 @@ func (e *ctrEnv) startDaemonAgain() *exec.Cmd {
 		b, _ := os.ReadFile(logf.Name())
 		t.Fatalf("the daemon did not come up again:\n%s", b)
 	}
+	e.watchEvents()
 	return cmd
 }
 
