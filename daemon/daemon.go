@@ -114,7 +114,13 @@ func Run(ctx context.Context, cfg Config) error {
 	defer eng.Close()
 
 	srv := server.New(server.Config{Version: cfg.Version, DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot}, images, eng, bus)
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	// Streams (events, logs -f, wait, stats) end when the daemon stops:
+	// their requests' context is cancelled before the graceful shutdown,
+	// which would otherwise wait for them.
+	reqCtx, endStreams := context.WithCancel(context.Background())
+	defer endStreams()
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return reqCtx }}
 	var lns []net.Listener
 	defer func() {
 		for _, ln := range lns {
@@ -140,6 +146,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+	endStreams()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return hs.Shutdown(sctx)

@@ -76,7 +76,9 @@ func (e *Engine) Attach(ctx context.Context, ref string, o AttachOptions) error 
 	var st *shim.Stream
 	var pend *pendingAttach
 	switch {
-	case x.c.State.Status == StatusCreated || (x.c.State.Status == StatusExited && x.busy):
+	case x.c.State.Status == StatusCreated || x.c.State.Status == StatusExited || x.c.State.Status == StatusRestarting:
+		// Not running: the attach waits for the next start (docker start -a
+		// attaches first), and sees its output from the first byte.
 		pend = &pendingAttach{stdin: stdin, stdout: o.Stdout, stderr: o.Stderr, done: make(chan struct{})}
 		x.attaches = append(x.attaches, pend)
 	case x.c.State.Running() && x.shim != nil:
@@ -88,7 +90,7 @@ func (e *Engine) Attach(ctx context.Context, ref string, o AttachOptions) error 
 		x.mu.Lock()
 	default:
 		x.mu.Unlock()
-		return errConflict("You cannot attach to a stopped container, start it first")
+		return errConflict("You cannot attach to a container that is %s", x.c.State.Status)
 	}
 	x.mu.Unlock()
 	if pend != nil {

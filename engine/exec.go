@@ -174,6 +174,7 @@ func (e *Engine) ExecStart(ctx context.Context, id string, o ExecStartOptions) e
 	if ex.Config.Privileged {
 		all := specgen.AllCapabilities()
 		p.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
+		limitCaps(p.Capabilities)
 	}
 	stdin := o.Stdin != nil && ex.Config.AttachStdin
 	st, pid, err := sc.Exec(id, &p, stdin, o.Detach)

@@ -30,6 +30,17 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout *int, signal stri
 		return err
 	}
 	x.mu.Lock()
+	// A start in progress (a restart policy's, say) finishes first: its end
+	// would overwrite what a stop decides now.
+	for i := 0; x.busy && i < 500; i++ {
+		x.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+		x.mu.Lock()
+	}
 	if x.c.State.Status == StatusRestarting {
 		// A pending restart is cancelled: the user stopped it.
 		x.c.State.Status = StatusExited
@@ -286,7 +297,12 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 		close(x.removed)
 		x.removed = nil
 	}
+	pend := x.attaches
+	x.attaches = nil
 	x.mu.Unlock()
+	for _, p := range pend {
+		p.fail(errConflict("container %s was removed", id))
+	}
 	e.event(&snap, "destroy", nil)
 	return nil
 }
@@ -376,18 +392,17 @@ func (e *Engine) WaitReady(ref, condition string) (func(ctx context.Context) (*W
 			x.removed = make(chan struct{})
 		}
 		ch := x.removed
-		last := &WaitResult{}
-		// Keep the last exit for the answer after the record is gone.
+		// The record stays readable after removal: the answer is its last
+		// exit.
 		return func(ctx context.Context) (*WaitResult, error) {
 			for {
 				x.mu.Lock()
 				ex := x.exited
 				x.mu.Unlock()
 				if ex == nil {
-					*last = *result()
 					select {
 					case <-ch:
-						return last, nil
+						return result(), nil
 					case <-ctx.Done():
 						return nil, ctx.Err()
 					case <-time.After(50 * time.Millisecond):
@@ -397,7 +412,7 @@ func (e *Engine) WaitReady(ref, condition string) (func(ctx context.Context) (*W
 				select {
 				case <-ex:
 				case <-ch:
-					return last, nil
+					return result(), nil
 				case <-ctx.Done():
 					return nil, ctx.Err()
 				}

@@ -111,6 +111,9 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 	if err != nil {
 		return &StartError{Msg: err.Error()}
 	}
+	if err := makeWorkdir(rootfs, c.Config.WorkingDir); err != nil {
+		return &StartError{Msg: err.Error()}
+	}
 	initPath := ""
 	if c.HostConfig.Init != nil && *c.HostConfig.Init {
 		if e.dockerInit == nil {
@@ -128,6 +131,7 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 	if err != nil {
 		return err
 	}
+	limitCaps(spec.Process.Capabilities)
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return err

@@ -160,3 +160,26 @@ func resolveGroup(groups []groupEntry, name string) (uint32, error) {
 	}
 	return 0, fmt.Errorf("unable to find group %s: no matching entries in group file", name)
 }
+
+// makeWorkdir creates the working directory in the container's root if it
+// is missing (owned by root, 0755), as Docker does; symlinks resolve
+// inside the root.
+func makeWorkdir(rootfs, dir string) error {
+	if dir == "" || dir == "/" {
+		return nil
+	}
+	p, err := securejoin.SecureJoin(rootfs, dir)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(p); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("working directory %s is not a directory", dir)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		return fmt.Errorf("create working directory %s: %w", dir, err)
+	}
+	return nil
+}

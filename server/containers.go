@@ -477,8 +477,8 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if !c.State.Running() && c.State.Status != engine.StatusCreated && !boolQuery(r, "logs") {
-		writeError(w, fmt.Errorf("You cannot attach to a stopped container, start it first: %w", errdefs.ErrConflict))
+	if c.State.Status == engine.StatusRemoving || c.State.Status == engine.StatusDead {
+		writeError(w, fmt.Errorf("You cannot attach to a container that is %s: %w", c.State.Status, errdefs.ErrConflict))
 		return
 	}
 	conn, brw, err := hijack(w, r, !c.Config.Tty)
@@ -703,12 +703,14 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 		o.Stdin = brw.Reader
 	}
 	if err := s.engine.ExecStart(context.Background(), id, o); err != nil {
-		msg := startError(err).Error()
-		if st.Config.Tty {
-			_, _ = conn.Write([]byte(msg + "\r\n"))
-		} else {
-			_ = writeFrameErr(conn, errors.New(msg))
+		// As dockerd: the error goes to the client's stdout (the exit code,
+		// 126 or 127, is in the exec's inspect).
+		msg := err.Error()
+		var se *engine.StartError
+		if errors.As(err, &se) {
+			msg = "OCI runtime exec failed: exec failed: " + se.Msg + ": unknown"
 		}
+		_ = writeOutFrame(conn, st.Config.Tty, "stdout", []byte(msg+"\r\n"))
 	}
 	closeWrite(conn)
 }

@@ -301,6 +301,10 @@ func (s *server) reap() {
 	if b, err := json.Marshal(st); err == nil {
 		_ = writeFileAtomic(filepath.Join(s.dir, ExitFile), b)
 	}
+	// No new connections from now on (they read exit.json instead), and
+	// the path is free before anyone learns of the exit: a restart of the
+	// container puts its next shim's socket there.
+	_ = os.Remove(filepath.Join(s.dir, SocketFile))
 	s.mu.Lock()
 	s.status = st
 	for a := range s.attached {
@@ -350,7 +354,6 @@ func (s *server) serve() {
 	case <-done:
 	case <-time.After(5 * time.Second):
 	}
-	_ = os.Remove(filepath.Join(s.dir, SocketFile))
 }
 
 func reply(c net.Conn, r Response) error {
