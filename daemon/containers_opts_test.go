@@ -87,7 +87,6 @@ func TestRunOptions(t *testing.T) {
 }
 
 func TestRunPrivileged(t *testing.T) {
-	knownBug(t, "run --privileged fails (apply capabilities: operation not permitted) when the daemon lacks a capability (CAP_SYS_RESOURCE here); docker grants the daemon's bounding set")
 	e := newCtrEnv(t)
 	want := capField(t, "CapBnd")
 	r := e.dk("run", "--rm", "--privileged", "busybox", "sh", "-c", "grep CapEff /proc/self/status; ls /dev | grep -c . ")
@@ -161,7 +160,6 @@ func TestRestartOnFailure(t *testing.T) {
 // --restart always brings a container back after it exits; docker stop
 // ends that (the user stopped it).
 func TestStopEndsRestartAlways(t *testing.T) {
-	knownBug(t, "docker stop of a --restart always container that keeps exiting (sh -c 'sleep 0.3') does not stop the restarts: it is running again a second later")
 	e := newCtrEnv(t)
 	e.must("run", "-d", "--name", "again", "--restart", "always", "busybox", "sh", "-c", "sleep 0.3")
 	if !waitFor(20*time.Second, func() bool {
@@ -227,7 +225,6 @@ func TestLogRotation(t *testing.T) {
 
 // docker creates a working directory that the image lacks.
 func TestRunWorkdirIsCreated(t *testing.T) {
-	knownBug(t, "run -w /made/here fails (chdir to cwd: no such file or directory) instead of creating the directory")
 	e := newCtrEnv(t)
 	if r := e.dk("run", "--rm", "-w", "/made/here", "busybox", "pwd"); r.Code != 0 || r.Stdout != "/made/here\n" {
 		t.Errorf("docker run -w /made/here: %v", r)

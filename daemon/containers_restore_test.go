@@ -230,7 +230,6 @@ func TestDaemonRestartBringsBackStoppedAlways(t *testing.T) {
 // A client following events (or logs) must not hold up the daemon's
 // shutdown: dockerd ends such streams when it stops.
 func TestDaemonStopsPromptlyWithAnEventsClient(t *testing.T) {
-	knownBug(t, "with a \"docker events\" client connected, the daemon takes 10 s (its shutdown timeout) to stop on SIGTERM")
 	e := newCtrEnv(t)
 	start := time.Now()
 	e.d.Stop(t)

@@ -47,7 +47,6 @@ func TestRunExitCodes(t *testing.T) {
 }
 
 func TestRunRmKeepsExitCode(t *testing.T) {
-	knownBug(t, "run --rm exits 0 whatever the command's exit code (wait?condition=removed answers StatusCode 0 when AutoRemove removed the container)")
 	e := newCtrEnv(t)
 	for _, cli := range []struct {
 		name string
@@ -372,7 +371,6 @@ func TestExec(t *testing.T) {
 // docker exec of a command that does not exist prints the runtime's error
 // and exits 127 (the daemon records 127 as the exec's exit code).
 func TestExecMissingCommand(t *testing.T) {
-	knownBug(t, "exec of a missing command exits 1 with \"error from daemon in stream\" instead of 127")
 	e := newCtrEnv(t)
 	e.must("run", "-d", "--name", "box", "busybox", "sleep", "1000")
 	if r := e.dk("exec", "box", "nosuchcmd"); r.Code != 127 || !strings.Contains(r.Out(), `"nosuchcmd": executable file not found`) {
@@ -387,7 +385,6 @@ func TestExecMissingCommand(t *testing.T) {
 }
 
 func TestExecPrivileged(t *testing.T) {
-	knownBug(t, "exec --privileged fails (apply capabilities: operation not permitted) when the daemon lacks a capability (CAP_SYS_RESOURCE here); docker grants the daemon's bounding set")
 	e := newCtrEnv(t)
 	e.must("run", "-d", "--name", "box", "busybox", "sleep", "1000")
 	want := capField(t, "CapBnd")

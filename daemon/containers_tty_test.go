@@ -114,7 +114,6 @@ func TestAttachToRunningOutput(t *testing.T) {
 // start -a attaches before it starts: the daemon must let a client attach
 // to a stopped container.
 func TestStartAttach(t *testing.T) {
-	knownBug(t, "berth start -a refuses (\"You cannot attach to a stopped container, start it first\"), and docker start -ai gets \"unable to upgrade to tcp, received 409\" (attach with stdin to a stopped container is refused)")
 	e := newCtrEnv(t)
 	e.must("create", "--name", "printer", "busybox", "sh", "-c", `echo out1; echo err1 >&2; exit 4`)
 	for _, cli := range []struct {
@@ -139,7 +138,6 @@ func TestStartAttach(t *testing.T) {
 // Each start of a container gets a new shim; the daemon must talk to that
 // one (attach, stop, rm), not the previous run's.
 func TestStartAgainTalksToTheNewShim(t *testing.T) {
-	knownBug(t, "after a container is started again, attach (and sometimes the exit monitor) use the previous run's shim: \"shim of <id> is gone: not found\"; the state turns exited 255 while the new shim and process live on, and rm -f leaves them")
 	e := newCtrEnv(t)
 	e.must("run", "-d", "--name", "again", "busybox", "sh", "-c", "sleep 1; echo out; exit 4")
 	for i := 0; i < 4; i++ {

@@ -543,12 +543,3 @@ func capField(t *testing.T, name string) string {
 	t.Fatalf("no %s in /proc/self/status", name)
 	return ""
 }
-
-// knownBug skips a test of correct docker behaviour that berth does not
-// have yet; BERTH_E2E_BUGS=1 runs it anyway.
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("BERTH_E2E_BUGS") == "" {
-		t.Skip("BUG: " + what + " (BERTH_E2E_BUGS=1 runs it)")
-	}
-}
