@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"os"
 	"syscall"
 
 	"github.com/opencontainers/cgroups"
@@ -21,6 +22,9 @@ type cgroupHandle interface {
 	Frozen() (bool, error)
 	Stats() (*cgroups.Stats, error)
 	Destroy() error
+	TaskFiles() ([]*os.File, error)
+	NeedsUnifiedJoin(res *specs.LinuxResources) bool
+	JoinUnified(pid int) error
 }
 
 func newCgroup(path, id string, res *specs.LinuxResources) (cgroupHandle, error) {

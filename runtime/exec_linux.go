@@ -80,7 +80,15 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	ch, err := spawn(&spawnOpts{initPath: initPath, initArgs: initArgs, namespaces: nss, stdio: o.Stdio, extraFiles: extra, setsid: p.Terminal})
+	// As at create: on cgroup v1 the process joins the cgroup itself.
+	tasks, err := cg.TaskFiles()
+	if err != nil {
+		return nil, fmt.Errorf("join container cgroup: %w", err)
+	}
+	ch, err := spawn(&spawnOpts{initPath: initPath, initArgs: initArgs, namespaces: nss, stdio: o.Stdio, extraFiles: extra, setsid: p.Terminal, cgroupTasks: tasks})
+	for _, f := range tasks {
+		f.Close()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -94,8 +102,15 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 			return nil, err
 		}
 	}
-	if err := cg.AddPid(ch.pid); err != nil {
-		return nil, fmt.Errorf("join container cgroup: %w", err)
+	switch {
+	case len(tasks) == 0:
+		if err := cg.AddPid(ch.pid); err != nil {
+			return nil, fmt.Errorf("join container cgroup: %w", err)
+		}
+	case cg.NeedsUnifiedJoin(rec.Spec.Linux.Resources):
+		if err := cg.JoinUnified(ch.pid); err != nil {
+			return nil, fmt.Errorf("join container cgroup: %w", err)
+		}
 	}
 	prog, err := seccomp.Compile(rec.Spec.Linux.Seccomp, r.SeccompCache)
 	if err != nil {

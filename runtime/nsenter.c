@@ -5,6 +5,10 @@
 // _BERTH_UNSHARE   flags to unshare after joining (may include CLONE_NEWUSER,
 //                  in which case the parent is asked to write the id maps)
 // _BERTH_SYNC_FD   the sync socket, for errors and the id-map handshake
+// _BERTH_CGROUP_FDS "fd,fd,..." cgroup v1 "tasks" files: "0" is written to
+//                  each first, which moves this (still single-threaded)
+//                  process into the container's cgroup without the kernel's
+//                  global threadgroup lock that a move by pid takes
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
@@ -65,13 +69,34 @@ static const char *ns_name(int flag) {
 	}
 }
 
+static void join_cgroups(const char *fds) {
+	const char *p = fds;
+	while (*p) {
+		char *end;
+		long fd = strtol(p, &end, 10);
+		if (end == p || (*end != ',' && *end != '\0'))
+			fail("bad _BERTH_CGROUP_FDS", EINVAL);
+		if (write((int)fd, "0", 1) != 1)
+			fail("join cgroup", errno);
+		close((int)fd);
+		p = *end == ',' ? end + 1 : end;
+	}
+}
+
 __attribute__((constructor)) static void berth_nsenter(void) {
+	const char *cg = getenv("_BERTH_CGROUP_FDS");
 	const char *join = getenv("_BERTH_NSJOIN");
-	if (join == NULL)
+	if (cg == NULL && join == NULL)
 		return;
 	const char *s = getenv("_BERTH_SYNC_FD");
 	if (s != NULL)
 		sync_fd = atoi(s);
+	if (cg != NULL) {
+		join_cgroups(cg);
+		unsetenv("_BERTH_CGROUP_FDS");
+	}
+	if (join == NULL)
+		return;
 	const char *p = join;
 	while (*p) {
 		char *end;

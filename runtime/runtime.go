@@ -216,33 +216,58 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	// The cgroup is made and limited before the init exists. On cgroup v1
+	// the init joins it itself before it starts (see TaskFiles: no wait
+	// for the kernel's threadgroup lock); on v2 it is moved in by pid.
+	if err := cg.Apply(-1); err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	if err := cg.Set(res); err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	tasks, err := cg.TaskFiles()
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	selfJoined := len(tasks) > 0
+	defer func() {
+		for _, f := range tasks {
+			f.Close()
+		}
+	}()
 	initPath, initArgs, err := r.initCommand()
 	if err != nil {
 		return nil, err
 	}
 	ch, err = spawn(&spawnOpts{
-		initPath:   initPath,
-		initArgs:   initArgs,
-		namespaces: spec.Linux.Namespaces,
-		uidMaps:    spec.Linux.UIDMappings,
-		gidMaps:    spec.Linux.GIDMappings,
-		stdio:      o.Stdio,
-		extraFiles: extra,
-		setsid:     true,
+		initPath:    initPath,
+		initArgs:    initArgs,
+		namespaces:  spec.Linux.Namespaces,
+		uidMaps:     spec.Linux.UIDMappings,
+		gidMaps:     spec.Linux.GIDMappings,
+		stdio:       o.Stdio,
+		extraFiles:  extra,
+		setsid:      true,
+		cgroupTasks: tasks,
 	})
 	if err != nil {
 		return nil, err
 	}
 	tr("spawned")
 	r.debugf("container %q: init process %d started; cgroup %v", o.ID, ch.pid, cg.Paths())
-	if err := cg.Apply(ch.pid); err != nil {
-		return nil, fmt.Errorf("cgroup: %w", err)
-	}
-	// Limits (the device rules above all: init creates device nodes) go on
-	// before init is told to proceed; the state file is written while it sets
-	// up the rootfs.
-	if err := cg.Set(res); err != nil {
-		return nil, fmt.Errorf("cgroup: %w", err)
+	switch {
+	case selfJoined:
+		// Joined by the init itself; on a hybrid host the unified
+		// hierarchy only when it carries hugetlb limits.
+		if cg.NeedsUnifiedJoin(res) {
+			if err := cg.JoinUnified(ch.pid); err != nil {
+				return nil, fmt.Errorf("cgroup: %w", err)
+			}
+		}
+	default:
+		if err := cg.Apply(ch.pid); err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
 	}
 	cfg := &initConfig{
 		ID: o.ID, Spec: spec, Process: spec.Process, Rootfs: rootfs, Bundle: bundle,

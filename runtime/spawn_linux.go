@@ -59,6 +59,9 @@ type spawnOpts struct {
 	extraFiles  []*os.File  // --preserve-fds and the console socket, in fd order from 3
 	setsid      bool
 	inheritEnvs []string
+	// cgroupTasks are "tasks" files of the container's cgroup (v1): the
+	// child writes "0" to each before anything else (nsenter.c).
+	cgroupTasks []*os.File
 }
 
 // child is a started init process and its end of the sync socket.
@@ -122,6 +125,14 @@ func spawn(o *spawnOpts) (*child, error) {
 	syncFd := 3 + len(cmd.ExtraFiles)
 	cmd.ExtraFiles = append(cmd.ExtraFiles, childSock)
 	cmd.Env = append([]string{"_BERTH_SYNC_FD=" + strconv.Itoa(syncFd)}, o.inheritEnvs...)
+	if len(o.cgroupTasks) > 0 {
+		fds := make([]string, len(o.cgroupTasks))
+		for i, f := range o.cgroupTasks {
+			fds[i] = strconv.Itoa(3 + len(cmd.ExtraFiles))
+			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		}
+		cmd.Env = append(cmd.Env, "_BERTH_CGROUP_FDS="+strings.Join(fds, ","))
+	}
 	if traceOn {
 		cmd.Env = append(cmd.Env, "BERTH_TRACE=1")
 	}
