@@ -137,7 +137,8 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 		return err
 	}
 	tt.step("spec generated")
-	if err := writeFileAtomic(filepath.Join(dir, "config.json"), b, 0o600); err != nil {
+	// The bundle is made afresh at each start, in the exec root: no fsync.
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600); err != nil {
 		return err
 	}
 	tt.step("config.json written")

@@ -17,7 +17,9 @@ import (
 // moves each container's init into its cgroup right in the middle of a
 // start. warmCgroups starts that wait early, in the background, by moving
 // the daemon into the cgroup it is already in (a no-op migration), so the
-// grace period passes while the start does its other work.
+// grace period passes while the start does its other work. Only on a pure
+// cgroup v2 host: on v1 the init joins its cgroup without that lock (see
+// runtime/cgroup.TaskFiles).
 type cgroupWarmer struct {
 	once     sync.Once
 	procs    string // the daemon's own cgroup.procs in one hierarchy, "" if none
@@ -25,7 +27,11 @@ type cgroupWarmer struct {
 }
 
 func (w *cgroupWarmer) warm() {
-	w.once.Do(func() { w.procs = ownCgroupProcs() })
+	w.once.Do(func() {
+		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+			w.procs = ownCgroupProcs()
+		}
+	})
 	if w.procs == "" || !w.inflight.CompareAndSwap(false, true) {
 		return
 	}

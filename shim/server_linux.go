@@ -504,26 +504,18 @@ func (s *server) resize(req Request) error {
 	return unix.IoctlSetWinsize(int(s.console.Fd()), unix.TIOCSWINSZ, ws)
 }
 
-// writeFileAtomic writes data to path through a synced temp file and a
-// rename: readers see the old content or the new, never half.
+// writeFileAtomic writes data to path through a temp file and a rename:
+// readers see the old content or the new, never half. No fsync: these files
+// live in the exec root (a tmpfs), which a host crash loses anyway.
 func writeFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
+	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
+		return err
 	}
-	return err
+	return nil
 }
