@@ -133,7 +133,7 @@ func inspectObjectsCmd(g *globals, use, short, kind string, typeFlag bool) *cobr
 			if typeFlag {
 				t = typ
 				switch t {
-				case "", "container", "image":
+				case "", "container", "image", "network", "volume":
 				default:
 					return fmt.Errorf("%q is not a valid value for --type", t)
 				}
@@ -179,7 +179,8 @@ func inspectRaw(cmd *cobra.Command, c *apiClient, name, typ string, size bool) (
 	if size {
 		q.Set("size", "1")
 	}
-	paths := map[string]string{"container": "/containers/" + name + "/json", "image": "/images/" + name + "/json"}
+	paths := map[string]string{"container": "/containers/" + name + "/json", "image": "/images/" + name + "/json",
+		"network": "/networks/" + name, "volume": "/volumes/" + name}
 	if typ != "" {
 		resp, err := c.send(ctx(cmd), "GET", paths[typ], q, nil)
 		if err != nil {
