@@ -171,6 +171,12 @@ func Attach(e Endpoint) (err error) {
 	if err := netlink.LinkSetMasterByIndex(veth, br.Attrs().Index); err != nil {
 		return fmt.Errorf("veth %s: attach to bridge %q: %w", e.HostIf, e.Bridge, err)
 	}
+	// Hairpin: a container reaching its own published port goes through
+	// the host's DNAT and comes back out the port it came in on (with
+	// br_netfilter on, the translation happens on the bridge itself).
+	if err := netlink.LinkSetHairpin(veth, true); err != nil {
+		return fmt.Errorf("veth %s: hairpin mode: %w", e.HostIf, err)
+	}
 
 	peer, err := nh.LinkByName(e.IfName)
 	if err != nil {
