@@ -72,6 +72,7 @@ func (e *Engine) Attach(ctx context.Context, ref string, o AttachOptions) error 
 		return nil
 	}
 	stdin := o.Stdin != nil && c.Config.OpenStdin
+	e.event(c, "attach", nil)
 	x.mu.Lock()
 	var st *shim.Stream
 	var pend *pendingAttach
