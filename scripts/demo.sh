@@ -16,6 +16,10 @@ cp "$BB" "$dir/rootfs/bin/busybox"
 for applet in $("$BB" --list); do
 	[ "$applet" = busybox ] || ln -sf busybox "$dir/rootfs/bin/$applet"
 done
+# Users and groups, as the busybox image has them (for --user NAME and id).
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$dir/rootfs/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/rootfs/etc/group"
+mkdir -p "$dir/rootfs/root" "$dir/rootfs/home"
 
 echo "== 1. a container from a bundle, with berth runtime"
 (
