@@ -31,6 +31,8 @@ func normalizeBody(t *testing.T, r request) string {
 		}
 		if cr.HostConfig != nil {
 			slices.SortFunc(cr.HostConfig.Ulimits, func(a, b *container.Ulimit) int { return strings.Compare(a.Name, b.Name) })
+			// -v binds too come out of a map in docker 28: their order varies.
+			slices.Sort(cr.HostConfig.Binds)
 		}
 		v = cr
 	case strings.HasSuffix(r.Path, "/exec"):
