@@ -2,13 +2,13 @@ package engine
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-dev/berth/atomicfile"
 	"github.com/berth-dev/berth/shim"
 	"github.com/berth-dev/berth/specgen"
 )
@@ -202,31 +202,8 @@ func (e *Engine) save(x *ctr) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(e.containerDir(x.c.ID), containerFile), b, 0o600)
+	return atomicfile.WriteFile(filepath.Join(e.containerDir(x.c.ID), containerFile), b, 0o600)
 }
 
 func (e *Engine) containerDir(id string) string { return filepath.Join(e.root, "containers", id) }
 func (e *Engine) stateDir(id string) string     { return filepath.Join(e.execRoot, "containers", id) }
-
-// writeFileAtomic writes through a synced temp file and a rename.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}

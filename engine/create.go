@@ -10,6 +10,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/berth-dev/berth/atomicfile"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/logs"
 	"github.com/berth-dev/berth/specgen"
@@ -280,7 +281,7 @@ func (e *Engine) writeFiles(c *Container) error {
 		return err
 	}
 	for path, data := range map[string]string{c.HostnamePath: hostname + "\n", c.HostsPath: hosts, c.ResolvConfPath: resolv} {
-		if err := writeFileAtomic(path, []byte(data), 0o644); err != nil {
+		if err := atomicfile.WriteFile(path, []byte(data), 0o644); err != nil {
 			return err
 		}
 	}

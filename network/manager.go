@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-dev/berth/atomicfile"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/network/dns"
 	"github.com/berth-dev/berth/network/ipam"
@@ -224,7 +225,7 @@ func (m *Manager) load() error {
 	return nil
 }
 
-// saveLocked writes the state atomically (temp file, fsync, rename).
+// saveLocked writes the state durably and atomically.
 func (m *Manager) saveLocked() error {
 	var st state
 	for _, n := range m.nets {
@@ -244,25 +245,7 @@ func (m *Manager) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(m.dir, stateFile)
-	f, err := os.CreateTemp(m.dir, ".networks-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
+	return atomicfile.WriteFile(filepath.Join(m.dir, stateFile), b, 0o600)
 }
 
 func newID() string {

@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/atomicfile"
 	"github.com/berth-dev/berth/errdefs"
 )
 
@@ -369,7 +370,7 @@ func writePidFile(path string, pid int) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+	if err := atomicfile.Replace(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 		return fmt.Errorf("pid file %s: %w", path, err)
 	}
 	return nil

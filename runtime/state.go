@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/atomicfile"
 	"github.com/berth-dev/berth/errdefs"
 )
 
@@ -94,27 +95,7 @@ func (r *Runtime) save(rec *record) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(r.dir(rec.ID), stateFile), b, 0o600)
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Replace(filepath.Join(r.dir(rec.ID), stateFile), b, 0o600)
 }
 
 // status derives the container's status from the kernel: the init process,

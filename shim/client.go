@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/atomicfile"
 	"github.com/berth-dev/berth/errdefs"
 )
 
@@ -88,7 +89,7 @@ func (sp *Spare) Launch(stateDir string, cfg Config) (*Client, error) {
 	}
 	b, err := json.Marshal(cfg)
 	if err == nil {
-		err = writeFileAtomic(filepath.Join(stateDir, ConfigFile), b)
+		err = atomicfile.Replace(filepath.Join(stateDir, ConfigFile), b, 0o600)
 	}
 	if err != nil {
 		sp.Close()

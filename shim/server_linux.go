@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/atomicfile"
 	"github.com/berth-dev/berth/logs"
 	"github.com/berth-dev/berth/runtime"
 )
@@ -299,7 +300,8 @@ func (s *server) reap() {
 	}
 	_ = s.rt.Delete(s.cfg.ID, true)
 	if b, err := json.Marshal(st); err == nil {
-		_ = writeFileAtomic(filepath.Join(s.dir, ExitFile), b)
+		// No fsync: the exec root is a tmpfs that a host crash loses anyway.
+		_ = atomicfile.Replace(filepath.Join(s.dir, ExitFile), b, 0o600)
 	}
 	// No new connections from now on (they read exit.json instead), and
 	// the path is free before anyone learns of the exit: a restart of the
@@ -502,20 +504,4 @@ func (s *server) resize(req Request) error {
 		return errors.New("the container has no terminal")
 	}
 	return unix.IoctlSetWinsize(int(s.console.Fd()), unix.TIOCSWINSZ, ws)
-}
-
-// writeFileAtomic writes data to path through a temp file and a rename:
-// readers see the old content or the new, never half. No fsync: these files
-// live in the exec root (a tmpfs), which a host crash loses anyway.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
 }

@@ -31,6 +31,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/berth-dev/berth/atomicfile"
 )
 
 // Store is the address bookkeeping of every network. It is safe for
@@ -194,52 +196,12 @@ func (s *Store) commit(changed map[string]*network) error {
 	if err != nil {
 		return fmt.Errorf("ipam state %s: %w", s.path, err)
 	}
-	if err := writeFileAtomic(s.path, append(data, '\n')); err != nil {
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(s.path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("ipam state %s: %w", s.path, err)
 	}
 	s.nets = next
-	return nil
-}
-
-// writeFileAtomic replaces path with data: a temporary file in the same
-// directory, fsynced, renamed over path, then the directory fsynced. A crash
-// leaves either the old file or the new one (and perhaps a stray temporary
-// file, never read).
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil // the rename is done; only its durability is unknown
-	}
-	defer d.Close()
-	_ = d.Sync()
 	return nil
 }

@@ -13,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/atomicfile"
 )
 
 // Program is a filter compiled to BPF with the seccomp(2) flags to load it
@@ -106,20 +108,5 @@ func writeProgram(path string, p *Program) error {
 	}
 	b := make([]byte, 8, 8+len(p.BPF))
 	binary.NativeEndian.PutUint64(b, uint64(p.Flags))
-	b = append(b, p.BPF...)
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
+	return atomicfile.Replace(path, append(b, p.BPF...), 0o600)
 }
