@@ -170,15 +170,13 @@ type ctr struct {
 	mu sync.Mutex // guards c and the fields below
 	c  Container
 
-	shim      *shim.Client
-	exited    chan struct{} // closed when the current run ends (nil when not running)
-	waiters   []chan struct{}
-	attaches  []*pendingAttach // made before start: connected at start
-	execs     map[string]*Exec
-	busy      bool // a lifecycle operation holds the container
-	removed   chan struct{}
-	restartAt time.Time // a restart is scheduled (back-off)
-	health    *healthMonitor
+	shim     *shim.Client
+	exited   chan struct{} // closed when the current run ends (nil when not running)
+	waiters  []chan struct{}
+	attaches []*pendingAttach // made before start: connected at start
+	busy     bool             // a lifecycle operation holds the container
+	removed  chan struct{}
+	health   *healthMonitor
 }
 
 // snapshot returns a deep-enough copy of the record for callers.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-dev/berth/atomicfile"
@@ -64,7 +65,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 		return nil, errConflict("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name", name, id)
 	}
 	c.Name = name
-	x := &ctr{c: c, execs: map[string]*Exec{}, busy: true}
+	x := &ctr{c: c, busy: true}
 	e.byID[c.ID] = x
 	e.names[name] = c.ID
 	e.mu.Unlock()
@@ -87,7 +88,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	if len(parent) > 0 {
 		top = string(parent[len(parent)-1].ChainID)
 	}
-	if _, err := e.layers.Prepare(c.ID, digestOrEmpty(top)); err != nil {
+	if _, err := e.layers.Prepare(c.ID, digest.Digest(top)); err != nil {
 		return nil, fmt.Errorf("container %s: writable layer: %w", c.ID, err)
 	}
 	if err := e.writeFiles(&x.c); err != nil {

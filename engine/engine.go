@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -120,7 +119,7 @@ func (e *Engine) load() error {
 			e.cleanupFiles(ent.Name())
 			continue
 		}
-		e.byID[c.ID] = &ctr{c: c, execs: map[string]*Exec{}}
+		e.byID[c.ID] = &ctr{c: c}
 		e.names[c.Name] = c.ID
 	}
 	return nil
@@ -246,9 +245,6 @@ func errConflict(format string, args ...any) error {
 func errInvalid(format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, errdefs.ErrInvalidArgument)...)
 }
-
-// isGone reports whether err says the shim is not there.
-func isGone(err error) bool { return errors.Is(err, errdefs.ErrNotFound) }
 
 // now is the engine's clock (UTC, as Docker reports times).
 func now() time.Time { return time.Now().UTC() }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"strconv"
@@ -72,7 +73,6 @@ func (e *Engine) ExecCreate(ref string, cfg ExecConfig) (string, error) {
 		return "", err
 	}
 	ex := &Exec{ID: newID(), ContainerID: x.c.ID, Config: cfg}
-	x.execs[ex.ID] = ex
 	e.mu.Lock()
 	e.execs[ex.ID] = ex
 	e.mu.Unlock()
@@ -106,19 +106,21 @@ func (e *Engine) getExec(id string) (*Exec, error) {
 	defer e.mu.Unlock()
 	ex := e.execs[id]
 	if ex == nil {
-		return nil, errorsNotFound("No such exec instance: " + id)
+		return nil, fmt.Errorf("No such exec instance: %s: %w", id, errdefs.ErrNotFound)
 	}
 	return ex, nil
 }
 
-func errorsNotFound(msg string) error {
-	return &notFound{msg}
+// forgetExecs drops the execs of a container whose run ended.
+func (e *Engine) forgetExecs(containerID string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, ex := range e.execs {
+		if ex.ContainerID == containerID {
+			delete(e.execs, id)
+		}
+	}
 }
-
-type notFound struct{ msg string }
-
-func (n *notFound) Error() string { return n.msg }
-func (n *notFound) Unwrap() error { return errdefs.ErrNotFound }
 
 // ExecStart runs an exec. Attached, it returns when the process has ended
 // and its output is delivered.

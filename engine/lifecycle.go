@@ -179,48 +179,39 @@ func (e *Engine) Restart(ctx context.Context, ref string, timeout *int, signal s
 }
 
 // Pause freezes a running container.
-func (e *Engine) Pause(ref string) error {
-	x, err := e.get(ref)
-	if err != nil {
-		return err
-	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	switch x.c.State.Status {
-	case StatusPaused:
-		return errConflict("Container %s is already paused", x.c.ID)
-	case StatusRunning:
-	default:
-		return errNotRunning(x.c.ID)
-	}
-	if err := e.rt.Pause(x.c.ID); err != nil {
-		return err
-	}
-	x.c.State.Status = StatusPaused
-	_ = e.save(x)
-	snap := x.c
-	go e.event(&snap, "pause", nil)
-	return nil
-}
+func (e *Engine) Pause(ref string) error { return e.setPaused(ref, true) }
 
 // Unpause thaws a paused container.
-func (e *Engine) Unpause(ref string) error {
+func (e *Engine) Unpause(ref string) error { return e.setPaused(ref, false) }
+
+// setPaused freezes or thaws a container's cgroup and records the status.
+func (e *Engine) setPaused(ref string, pause bool) error {
 	x, err := e.get(ref)
 	if err != nil {
 		return err
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.c.State.Status != StatusPaused {
+	st := x.c.State.Status
+	switch {
+	case pause && st == StatusPaused:
+		return errConflict("Container %s is already paused", x.c.ID)
+	case pause && st != StatusRunning:
+		return errNotRunning(x.c.ID)
+	case !pause && st != StatusPaused:
 		return errConflict("Container %s is not paused", x.c.ID)
 	}
-	if err := e.rt.Resume(x.c.ID); err != nil {
+	act, next, op := "pause", StatusPaused, e.rt.Pause
+	if !pause {
+		act, next, op = "unpause", StatusRunning, e.rt.Resume
+	}
+	if err := op(x.c.ID); err != nil {
 		return err
 	}
-	x.c.State.Status = StatusRunning
+	x.c.State.Status = next
 	_ = e.save(x)
 	snap := x.c
-	go e.event(&snap, "unpause", nil)
+	go e.event(&snap, act, nil)
 	return nil
 }
 

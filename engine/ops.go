@@ -11,8 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opencontainers/cgroups"
 	goruntime "runtime"
+
+	"github.com/opencontainers/cgroups"
 
 	"github.com/berth-dev/berth/specgen"
 )
@@ -23,11 +24,13 @@ func (e *Engine) ExecIDs(ref string) []string {
 	if err != nil {
 		return nil
 	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	out := make([]string, 0, len(x.execs))
-	for id := range x.execs {
-		out = append(out, id)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := []string{}
+	for id, ex := range e.execs {
+		if ex.ContainerID == x.c.ID {
+			out = append(out, id)
+		}
 	}
 	sort.Strings(out)
 	return out

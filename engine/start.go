@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
@@ -263,8 +262,6 @@ func (e *Engine) exited(x *ctr, st *shim.Status) {
 		}
 	}
 	x.shim = nil
-	execs := x.execs
-	x.execs = map[string]*Exec{}
 	restart := e.shouldRestart(x)
 	if restart {
 		x.c.State.Status = StatusRestarting
@@ -277,11 +274,7 @@ func (e *Engine) exited(x *ctr, st *shim.Status) {
 	}
 	wakeWaiters(x)
 	x.mu.Unlock()
-	for id := range execs {
-		e.mu.Lock()
-		delete(e.execs, id)
-		e.mu.Unlock()
-	}
+	e.forgetExecs(snap.ID)
 	if st.OOMKilled {
 		e.event(&snap, "oom", nil)
 	}
@@ -321,7 +314,6 @@ func (e *Engine) scheduleRestart(x *ctr, ranFor time.Duration) {
 		delay <<= min(x.c.RestartCount, 10)
 		delay = min(delay, time.Minute)
 	}
-	x.restartAt = time.Now().Add(delay)
 	x.mu.Unlock()
 	e.wg.Add(1)
 	go func() {
@@ -466,8 +458,6 @@ func hostDevice(d DeviceMapping) (specgen.Device, error) {
 	}
 	return dev, nil
 }
-
-func digestOrEmpty(s string) digest.Digest { return digest.Digest(s) }
 
 // unmountAll unmounts everything mounted at path (lazily if busy).
 func unmountAll(path string) error {

@@ -9,9 +9,6 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
-	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/reference"
 )
 
 // CommitOptions describe the image "docker commit" makes of a container.
@@ -37,16 +34,9 @@ func (s *Store) Commit(ctx context.Context, layer func(io.Writer) error, o Commi
 	if err := applyChanges(&cfg, o.Changes); err != nil {
 		return nil, err
 	}
-	var tags []string
-	if o.Ref != "" {
-		ref, err := reference.Parse(o.Ref)
-		if err != nil {
-			return nil, fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
-		}
-		if ref.Digest != "" {
-			return nil, fmt.Errorf("cannot commit to a digest reference %s: %w", o.Ref, errdefs.ErrInvalidArgument)
-		}
-		tags = []string{o.Ref}
+	tags, err := newImageTags(o.Ref, "commit")
+	if err != nil {
+		return nil, err
 	}
 	s.beginLoad()
 	defer s.endLoad()

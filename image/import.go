@@ -16,6 +16,22 @@ import (
 	"github.com/berth-dev/berth/reference"
 )
 
+// newImageTags checks the name an import or commit gives a new image ("" for
+// none): a tag, never a digest.
+func newImageTags(name, verb string) ([]string, error) {
+	if name == "" {
+		return nil, nil
+	}
+	ref, err := reference.Parse(name)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
+	}
+	if ref.Digest != "" {
+		return nil, fmt.Errorf("cannot %s to a digest reference %s: %w", verb, name, errdefs.ErrInvalidArgument)
+	}
+	return []string{name}, nil
+}
+
 // ImportOptions are the options of "docker import".
 type ImportOptions struct {
 	Ref     string   // name to give the image ("" for none)
@@ -31,16 +47,9 @@ func (s *Store) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Imag
 	if err := applyChanges(&cfg, o.Changes); err != nil {
 		return nil, err
 	}
-	var tags []string
-	if o.Ref != "" {
-		ref, err := reference.Parse(o.Ref)
-		if err != nil {
-			return nil, fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
-		}
-		if ref.Digest != "" {
-			return nil, fmt.Errorf("cannot import to a digest reference %s: %w", o.Ref, errdefs.ErrInvalidArgument)
-		}
-		tags = []string{o.Ref}
+	tags, err := newImageTags(o.Ref, "import")
+	if err != nil {
+		return nil, err
 	}
 	s.beginLoad()
 	defer s.endLoad()

@@ -12,6 +12,10 @@ import (
 // so that start-up time can be attributed ("sort -n" merges the two).
 var traceOn = os.Getenv("BERTH_TRACE") != ""
 
+// Trace prints phase with the time when BERTH_TRACE is set (the shim's
+// steps use it too, so their lines merge with the runtime's).
+func Trace(phase string) { tr(phase) }
+
 func tr(phase string) {
 	if !traceOn {
 		return

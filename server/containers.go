@@ -20,6 +20,7 @@ import (
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/logs"
+	"github.com/berth-dev/berth/shim"
 )
 
 func (s *Server) containerRoutes() {
@@ -503,15 +504,9 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	closeWrite(conn)
 }
 
-// writeFrameErr writes an error as a systemerr frame (stream 3).
+// writeFrameErr writes an error as a systemerr frame (Docker's stream 3).
 func writeFrameErr(w io.Writer, err error) error {
-	msg := []byte(err.Error() + "\n")
-	h := []byte{3, 0, 0, 0, byte(len(msg) >> 24), byte(len(msg) >> 16), byte(len(msg) >> 8), byte(len(msg))}
-	if _, err := w.Write(h); err != nil {
-		return err
-	}
-	_, err = w.Write(msg)
-	return err
+	return shim.WriteFrame(w, 3, []byte(err.Error()+"\n"))
 }
 
 func (s *Server) containerResize(w http.ResponseWriter, r *http.Request) {
@@ -641,16 +636,11 @@ func writeOutFrame(w io.Writer, tty bool, stream string, p []byte) error {
 		_, err := w.Write(p)
 		return err
 	}
-	n := byte(1)
+	n := shim.Stdout
 	if stream == "stderr" {
-		n = 2
+		n = shim.Stderr
 	}
-	h := []byte{n, 0, 0, 0, byte(len(p) >> 24), byte(len(p) >> 16), byte(len(p) >> 8), byte(len(p))}
-	if _, err := w.Write(h); err != nil {
-		return err
-	}
-	_, err := w.Write(p)
-	return err
+	return shim.WriteFrame(w, n, p)
 }
 
 func (s *Server) execCreate(w http.ResponseWriter, r *http.Request) {

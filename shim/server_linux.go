@@ -23,6 +23,10 @@ import (
 	"github.com/berth-dev/berth/runtime"
 )
 
+// traceOn is BERTH_TRACE: the shim's stderr goes to STATEDIR/trace.log,
+// where runtime.Trace writes the time of each step of a start.
+var traceOn = os.Getenv("BERTH_TRACE") != ""
+
 // Main is "berth shim --spare PARENT": it waits for the name of a state
 // directory in PARENT on its job pipe (fd 4), then runs the container
 // configured in STATEDIR/shim.json and supervises it until it exits. File
@@ -117,7 +121,7 @@ func (a *attachment) send(stream byte, p []byte) {
 }
 
 func newServer(dir string, initExe func() (string, error)) (_ *server, retErr error) {
-	tr("main")
+	runtime.Trace("shim: main")
 	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
 	if err != nil {
 		return nil, err
@@ -135,7 +139,7 @@ func newServer(dir string, initExe func() (string, error)) (_ *server, retErr er
 			return nil, err
 		}
 	}
-	tr("log opened")
+	runtime.Trace("shim: log opened")
 	s.rt = runtime.New(s.cfg.RuntimeRoot)
 	s.rt.SeccompCache = s.cfg.SeccompCache
 	if initExe != nil {
@@ -191,12 +195,12 @@ func newServer(dir string, initExe func() (string, error)) (_ *server, retErr er
 			s.console, consoleErr = acceptConsole(consoleLn)
 		}()
 	}
-	tr("runtime create")
+	runtime.Trace("shim: runtime create")
 	p, err := s.rt.Create(opts)
 	if err != nil {
 		return nil, err
 	}
-	tr("created")
+	runtime.Trace("shim: created")
 	s.init = p
 	defer func() {
 		if retErr != nil {
@@ -222,7 +226,7 @@ func newServer(dir string, initExe func() (string, error)) (_ *server, retErr er
 	if s.ln, err = listenUnix(filepath.Join(dir, SocketFile)); err != nil {
 		return nil, err
 	}
-	tr("listening")
+	runtime.Trace("shim: listening")
 	// Output is read from now on: the process blocks before exec until
 	// started, and attaches made before the start see everything.
 	if s.console != nil {
@@ -423,9 +427,9 @@ func (s *server) start() error {
 	}
 	close(s.started)
 	s.mu.Unlock()
-	tr("start")
+	runtime.Trace("shim: start")
 	err := s.rt.Start(s.cfg.ID)
-	tr("started")
+	runtime.Trace("shim: started")
 	return err
 }
 
