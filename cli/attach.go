@@ -77,17 +77,11 @@ func attachAndStart(cmd *cobra.Command, c *apiClient, ir *container.InspectRespo
 		stop := forwardSignals(context.WithoutCancel(bg), c, id)
 		defer stop()
 	}
-	keys, err := parseDetachKeys(orDefault(detachKeys, "ctrl-p,ctrl-q"))
+	keys, err := detachKeysOrDefault(detachKeys)
 	if err != nil {
 		return err
 	}
-	q := url.Values{"stream": {"1"}, "stdout": {"1"}, "stderr": {"1"}}
-	if withStdin {
-		q.Set("stdin", "1")
-	}
-	if detachKeys != "" {
-		q.Set("detachKeys", detachKeys)
-	}
+	q := attachQuery(withStdin, detachKeys)
 	h, err := c.hijack(bg, "/containers/"+id+"/attach", q, nil)
 	if err != nil {
 		return err
@@ -164,17 +158,11 @@ func attachCmd(g *globals) *cobra.Command {
 				stop := forwardSignals(context.WithoutCancel(bg), c, name)
 				defer stop()
 			}
-			keys, err := parseDetachKeys(orDefault(detachKeys, "ctrl-p,ctrl-q"))
+			keys, err := detachKeysOrDefault(detachKeys)
 			if err != nil {
 				return err
 			}
-			q := url.Values{"stream": {"1"}, "stdout": {"1"}, "stderr": {"1"}}
-			if withStdin {
-				q.Set("stdin", "1")
-			}
-			if detachKeys != "" {
-				q.Set("detachKeys", detachKeys)
-			}
+			q := attachQuery(withStdin, detachKeys)
 			h, err := c.hijack(bg, "/containers/"+name+"/attach", q, nil)
 			if err != nil {
 				return err
@@ -310,7 +298,7 @@ func execCmd(g *globals) *cobra.Command {
 
 func interactiveExec(cmd *cobra.Command, c *apiClient, id string, req container.ExecCreateRequest, start container.ExecStartRequest) error {
 	bg := ctx(cmd)
-	keys, err := parseDetachKeys(orDefault(req.DetachKeys, "ctrl-p,ctrl-q"))
+	keys, err := detachKeysOrDefault(req.DetachKeys)
 	if err != nil {
 		return err
 	}
@@ -359,3 +347,21 @@ func interactiveExec(cmd *cobra.Command, c *apiClient, id string, req container.
 }
 
 func decodeJSON(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+// attachQuery is the query of an attach to all of a container's output
+// (and its stdin), as docker start -a and docker attach send it.
+func attachQuery(withStdin bool, detachKeys string) url.Values {
+	q := url.Values{"stream": {"1"}, "stdout": {"1"}, "stderr": {"1"}}
+	if withStdin {
+		q.Set("stdin", "1")
+	}
+	if detachKeys != "" {
+		q.Set("detachKeys", detachKeys)
+	}
+	return q
+}
+
+// detachKeysOrDefault parses --detach-keys, docker's ctrl-p,ctrl-q if unset.
+func detachKeysOrDefault(s string) ([]byte, error) {
+	return parseDetachKeys(orDefault(s, "ctrl-p,ctrl-q"))
+}

@@ -117,7 +117,7 @@ func runContainer(cmd *cobra.Command, c *apiClient, cfg *containerConfig, co *cr
 	if h, w := termSize(int(os.Stdout.Fd())); config.Tty && h > 0 {
 		cfg.HostConfig.ConsoleSize = [2]uint{h, w}
 	}
-	keys, err := parseDetachKeys(orDefault(detachKeys, "ctrl-p,ctrl-q"))
+	keys, err := detachKeysOrDefault(detachKeys)
 	if err != nil {
 		return reportError(cmd, err, true)
 	}
