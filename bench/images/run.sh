@@ -65,6 +65,8 @@ PODMAN=${PODMAN:-podman}
 TAG=berth-bench/images:latest
 
 log() { printf '[bench] %s\n' "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/../lib.sh"
 die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
 want() { case " $ENGINES " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -102,18 +104,6 @@ STARTED=() # pids this script started, stopped at exit
 HOST_PATHS="/run/docker /run/containerd /run/containers /run/libpod /var/run/docker.sock /opt/containerd
 /var/lib/docker /var/lib/containerd /var/lib/containers /etc/docker /etc/containers/networks
 /root/.docker /root/.config/containers /root/.local/share/containers /var/tmp"
-host_state() {
-	local p
-	echo "ip_forward $(cat /proc/sys/net/ipv4/ip_forward)"
-	echo "links $(find /sys/class/net -mindepth 1 -maxdepth 1 -printf '%f ' | tr ' ' '\n' | sort | tr '\n' ' ')"
-	if command -v nft >/dev/null; then echo "nft $(nft list ruleset 2>/dev/null | sha256sum | cut -c1-16)"; fi
-	if command -v iptables-save >/dev/null; then
-		echo "iptables $(iptables-save 2>/dev/null | grep -v '^#' | sha256sum | cut -c1-16)"
-	fi
-	for p in $HOST_PATHS; do
-		if [ -e "$p" ]; then echo "path $p $(find "$p" -maxdepth 2 2>/dev/null | wc -l)"; fi
-	done
-}
 host_state >"$TMP/host.before"
 
 # ---------------------------------------------------------------- cleanup
@@ -270,58 +260,7 @@ start_berth() {
 	ACTIVE+=(berth)
 }
 
-start_docker() {
-	local d=$TMP/docker c
-	if ! command -v "$DOCKERD" >/dev/null || ! command -v "$CONTAINERD" >/dev/null; then
-		not_available docker "not installed"
-		return
-	fi
-	mkdir -p "$d/containerd"
-	# containerd of our own, so that every path it uses (opt included) is ours.
-	cat >"$d/containerd.toml" <<-EOF
-		version = 2
-		root = "$d/containerd/root"
-		state = "$d/containerd/state"
-		disabled_plugins = ["io.containerd.grpc.v1.cri"]
-		[grpc]
-		  address = "$d/containerd.sock"
-		[ttrpc]
-		  address = "$d/containerd.sock.ttrpc"
-		[debug]
-		  address = ""
-		[plugins."io.containerd.internal.v1.opt"]
-		  path = "$d/containerd/opt"
-	EOF
-	"$CONTAINERD" --config "$d/containerd.toml" --log-level warn >"$d/containerd.log" 2>&1 </dev/null &
-	PID[containerd]=$!
-	STARTED+=("${PID[containerd]}")
-	for ((c = 0; c < 150; c++)); do
-		[ -S "$d/containerd.sock" ] && break
-		kill -0 "${PID[containerd]}" 2>/dev/null || break
-		sleep 0.2
-	done
-	if [ ! -S "$d/containerd.sock" ]; then
-		not_available docker "containerd did not start: $(first_line "$d/containerd.log")"
-		return
-	fi
-	# No bridge, no iptables, no ip_forward: dockerd leaves the host's network alone.
-	# The key file option only exists in the config file.
-	printf '{"deprecated-key-path": "%s/key.json"}\n' "$d" >"$d/daemon.json"
-	DSOCK=unix://$d/docker.sock
-	DDATA=$d/data
-	"$DOCKERD" --config-file "$d/daemon.json" --data-root "$DDATA" --exec-root "$d/exec" \
-		-H "$DSOCK" --pidfile "$d/docker.pid" --containerd "$d/containerd.sock" \
-		--bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
-		--storage-driver overlay2 --log-level warn >"$d/dockerd.log" 2>&1 </dev/null &
-	PID[docker]=$!
-	STARTED+=("${PID[docker]}")
-	if ! wait_api docker "$DSOCK" "${PID[docker]}" "$d/dockerd.log"; then
-		not_available docker "dockerd did not start: $(grep -m1 -i 'level=error\|failed' "$d/dockerd.log" | cut -c1-120)"
-		return
-	fi
-	LABEL[docker]="docker $("$DOCKERD" --version | sed 's/Docker version \([^+,]*\).*/\1/') + containerd $("$CONTAINERD" --version | awk '{print $3}' | sed 's/[~+].*//')"
-	ACTIVE+=(docker)
-}
+start_docker() { start_dockerd "$TMP/docker"; }
 
 start_podman() {
 	local p=$TMP/podman
