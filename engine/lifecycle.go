@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -477,12 +475,12 @@ func (e *Engine) restore() {
 			x.mu.Lock()
 			x.exited = make(chan struct{})
 			x.mu.Unlock()
-			e.exitedFromRestore(x, ex)
+			e.exited(x, ex)
 		case StatusRestarting:
 			x.mu.Lock()
 			x.c.State.Status = StatusExited
 			x.mu.Unlock()
-			e.exitedFromRestore(x, &shim.Status{ExitCode: x.c.State.ExitCode, ExitedAt: now()})
+			e.exited(x, &shim.Status{ExitCode: x.c.State.ExitCode, ExitedAt: now()})
 		case StatusExited:
 			// As Docker: at daemon start "always" brings a container back
 			// even if it was stopped by hand, "unless-stopped" only if not.
@@ -506,12 +504,4 @@ func (e *Engine) restore() {
 			e.cleanupFiles(x.c.ID)
 		}
 	}
-}
-
-// exitedFromRestore records an exit found at start-up and applies the
-// restart policy (always and unless-stopped come back; so does on-failure
-// after a failure).
-func (e *Engine) exitedFromRestore(x *ctr, st *shim.Status) {
-	e.exited(x, st)
-	_ = os.RemoveAll(filepath.Join(e.stateDir(x.c.ID)))
 }

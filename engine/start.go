@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -504,11 +505,11 @@ func parseSignal(s string) (unix.Signal, error) {
 }
 
 // kernelVersion is the running kernel's release (for seccomp rules that
-// depend on it).
-func kernelVersion() string {
+// depend on it), read once.
+var kernelVersion = sync.OnceValue(func() string {
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {
 		return ""
 	}
 	return unix.ByteSliceToString(u.Release[:])
-}
+})

@@ -20,15 +20,9 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("config.json: "+format+": %w", append(args, errdefs.ErrInvalidArgument)...)
 }
 
-// validateSpec checks what must be right before anything is created, and
-// returns the absolute rootfs path.
-func validateSpec(spec *specs.Spec, bundle string) (string, error) {
-	rootfs, _, err := validateAndCompile(spec, bundle, "")
-	return rootfs, err
-}
-
-// validateAndCompile checks the spec and compiles its seccomp filter (that
-// compile is the filter's check), with the compiled-program cache at
+// validateAndCompile checks what must be right before anything is created
+// and returns the absolute rootfs path and the compiled seccomp filter
+// (compiling is the filter's check), with the compiled-program cache at
 // seccompCache if it is set.
 func validateAndCompile(spec *specs.Spec, bundle, seccompCache string) (string, *seccomp.Program, error) {
 	if spec.Version == "" {

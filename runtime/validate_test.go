@@ -108,7 +108,7 @@ func TestValidateSpec(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			s, bundle := minimalSpec(t)
 			c.mutate(s)
-			_, err := validateSpec(s, bundle)
+			_, _, err := validateAndCompile(s, bundle, "")
 			if c.want == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
