@@ -9,15 +9,17 @@ import (
 	"text/tabwriter"
 	"text/template"
 	"time"
+
+	"github.com/docker/go-units"
 )
 
 // humanSize is docker's size: decimal units, three significant digits
 // ("4.26MB", "980kB").
 func humanSize(n int64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
+	abbrs := []string{"B", "kB", "MB", "GB", "TB", "PB"}
 	f := float64(n)
 	i := 0
-	for f >= 1000 && i < len(units)-1 {
+	for f >= 1000 && i < len(abbrs)-1 {
 		f /= 1000
 		i++
 	}
@@ -25,42 +27,11 @@ func humanSize(n int64) string {
 	if strings.Contains(s, "e") {
 		s = fmt.Sprintf("%.0f", f)
 	}
-	return s + units[i]
+	return s + abbrs[i]
 }
 
 // humanDuration is docker's "2 days", "About an hour", "3 weeks".
-func humanDuration(d time.Duration) string {
-	s := int(d.Seconds())
-	switch {
-	case s < 1:
-		return "Less than a second"
-	case s == 1:
-		return "1 second"
-	case s < 60:
-		return fmt.Sprintf("%d seconds", s)
-	}
-	m := int(d.Minutes())
-	switch {
-	case m == 1:
-		return "About a minute"
-	case m < 60:
-		return fmt.Sprintf("%d minutes", m)
-	}
-	h := int(d.Hours() + 0.5)
-	switch {
-	case h == 1:
-		return "About an hour"
-	case h < 48:
-		return fmt.Sprintf("%d hours", h)
-	case h < 24*7*2:
-		return fmt.Sprintf("%d days", h/24)
-	case h < 24*30*2:
-		return fmt.Sprintf("%d weeks", h/24/7)
-	case h < 24*365*2:
-		return fmt.Sprintf("%d months", h/24/30)
-	}
-	return fmt.Sprintf("%d years", h/24/365)
-}
+func humanDuration(d time.Duration) string { return units.HumanDuration(d) }
 
 func ago(t time.Time) string { return humanDuration(time.Since(t)) + " ago" }
 

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 
@@ -95,7 +96,7 @@ func status(c *engine.Container) string {
 	st := c.State
 	switch st.Status {
 	case engine.StatusRunning, engine.StatusPaused:
-		s := "Up " + humanDuration(time.Since(st.StartedAt))
+		s := "Up " + units.HumanDuration(time.Since(st.StartedAt))
 		if st.Status == engine.StatusPaused {
 			s += " (Paused)"
 		} else if st.Health != nil {
@@ -103,12 +104,12 @@ func status(c *engine.Container) string {
 		}
 		return s
 	case engine.StatusRestarting:
-		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, humanDuration(time.Since(st.FinishedAt)))
+		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
 	case engine.StatusExited:
 		if st.FinishedAt.IsZero() || st.StartedAt.IsZero() {
 			return "Created"
 		}
-		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, humanDuration(time.Since(st.FinishedAt)))
+		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
 	case engine.StatusRemoving:
 		return "Removal In Progress"
 	case engine.StatusDead:
@@ -122,32 +123,6 @@ func healthWord(s string) string {
 		return "health: starting"
 	}
 	return s
-}
-
-// humanDuration is Docker's units.HumanDuration.
-func humanDuration(d time.Duration) string {
-	if seconds := int(d.Seconds()); seconds < 1 {
-		return "Less than a second"
-	} else if seconds == 1 {
-		return "1 second"
-	} else if seconds < 60 {
-		return fmt.Sprintf("%d seconds", seconds)
-	} else if minutes := int(d.Minutes()); minutes == 1 {
-		return "About a minute"
-	} else if minutes < 60 {
-		return fmt.Sprintf("%d minutes", minutes)
-	} else if hours := int(d.Hours() + 0.5); hours == 1 {
-		return "About an hour"
-	} else if hours < 48 {
-		return fmt.Sprintf("%d hours", hours)
-	} else if hours < 24*7*2 {
-		return fmt.Sprintf("%d days", hours/24)
-	} else if hours < 24*30*2 {
-		return fmt.Sprintf("%d weeks", hours/24/7)
-	} else if hours < 24*365*2 {
-		return fmt.Sprintf("%d months", hours/24/30)
-	}
-	return fmt.Sprintf("%d years", int(d.Hours())/24/365)
 }
 
 func (s *Server) summary(c *engine.Container) container.Summary {
