@@ -14,6 +14,7 @@ import (
 	"github.com/berth-dev/berth/atomicfile"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/logs"
+	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/specgen"
 )
 
@@ -155,7 +156,7 @@ func (e *Engine) validate(c *Container) error {
 		}
 	}
 	if c.Config.StopSignal != "" {
-		if _, err := parseSignal(c.Config.StopSignal); err != nil {
+		if _, err := runtime.ParseSignal(c.Config.StopSignal); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/shim"
 )
 
@@ -70,7 +71,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout *int, signal stri
 	}
 	sig := unix.SIGTERM
 	if sigName != "" {
-		if sig, err = parseSignal(sigName); err != nil {
+		if sig, err = runtime.ParseSignal(sigName); err != nil {
 			return err
 		}
 	}
@@ -119,7 +120,7 @@ func (e *Engine) Kill(ctx context.Context, ref, signal string) error {
 	}
 	sig := unix.SIGKILL
 	if signal != "" {
-		if sig, err = parseSignal(signal); err != nil {
+		if sig, err = runtime.ParseSignal(signal); err != nil {
 			return err
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
 )
@@ -151,21 +150,6 @@ func TestDetachKeys(t *testing.T) {
 		err := copyDetach(&out, strings.NewReader(tt.in), []byte{0x10, 0x11})
 		if got := errors.Is(err, ErrDetached); got != tt.detached || out.String() != tt.out {
 			t.Errorf("%q: out %q detached %v, want %q %v", tt.in, out.String(), got, tt.out, tt.detached)
-		}
-	}
-}
-
-func TestParseSignal(t *testing.T) {
-	for in, want := range map[string]unix.Signal{"SIGTERM": unix.SIGTERM, "term": unix.SIGTERM, "9": unix.SIGKILL,
-		"SIGRTMIN+1": 35, "RTMAX-1": 63, "usr1": unix.SIGUSR1} {
-		got, err := parseSignal(in)
-		if err != nil || got != want {
-			t.Errorf("%q = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "0", "65", "SIGNOPE", "RTMIN+40"} {
-		if _, err := parseSignal(bad); !errors.Is(err, errdefs.ErrInvalidArgument) {
-			t.Errorf("%q: %v", bad, err)
 		}
 	}
 }

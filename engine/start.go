@@ -477,33 +477,6 @@ func unmountAll(path string) error {
 	return nil
 }
 
-// parseSignal accepts "SIGTERM", "TERM", "term" or a number.
-func parseSignal(s string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, errInvalid("invalid signal: %s", s)
-		}
-		return unix.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	if strings.HasPrefix(name, "SIGRTMIN+") || strings.HasPrefix(name, "SIGRTMAX-") {
-		n, err := strconv.Atoi(name[9:])
-		if err == nil && n >= 0 && n <= 30 {
-			if name[6] == 'I' {
-				return unix.Signal(34 + n), nil
-			}
-			return unix.Signal(64 - n), nil
-		}
-	}
-	return 0, errInvalid("invalid signal: %s", s)
-}
-
 // kernelVersion is the running kernel's release (for seccomp rules that
 // depend on it), read once.
 var kernelVersion = sync.OnceValue(func() string {

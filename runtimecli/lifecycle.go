@@ -1,11 +1,8 @@
 package runtimecli
 
 import (
-	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -170,7 +167,7 @@ func killCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sig := unix.SIGTERM
 			if len(args) == 2 {
-				s, err := parseSignal(args[1])
+				s, err := runtime.ParseSignal(args[1])
 				if err != nil {
 					return err
 				}
@@ -181,24 +178,6 @@ func killCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "send the signal to every process in the container")
 	return cmd
-}
-
-// parseSignal accepts "KILL", "SIGKILL" or "9".
-func parseSignal(s string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("signal %d is out of range", n)
-		}
-		return unix.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("unknown signal %q", s)
 }
 
 func deleteCmd(g *globals) *cobra.Command {

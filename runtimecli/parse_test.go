@@ -2,23 +2,7 @@ package runtimecli
 
 import (
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
-
-func TestParseSignal(t *testing.T) {
-	for in, want := range map[string]unix.Signal{"KILL": unix.SIGKILL, "SIGTERM": unix.SIGTERM, "9": unix.SIGKILL, "hup": unix.SIGHUP} {
-		got, err := parseSignal(in)
-		if err != nil || got != want {
-			t.Errorf("parseSignal(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"BOGUS", "0", "65", "-1"} {
-		if _, err := parseSignal(bad); err == nil {
-			t.Errorf("parseSignal(%q): want an error", bad)
-		}
-	}
-}
 
 func TestParseBytes(t *testing.T) {
 	for in, want := range map[string]int64{"512": 512, "64k": 64 << 10, "128m": 128 << 20, "1g": 1 << 30, "2GB": 2 << 30, "-1": -1} {
