@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/atomicfile"
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/ids"
 	"github.com/berth-dev/berth/logs"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/specgen"
@@ -29,7 +30,7 @@ type CreateRequest struct {
 // layer and its files. Nothing runs until Start. On failure nothing is left.
 func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, retErr error) {
 	name := strings.TrimPrefix(req.Name, "/")
-	if name != "" && !validName(name) {
+	if name != "" && !ids.ValidName(name, 2) {
 		return nil, errInvalid("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", req.Name)
 	}
 	if req.Config.Image == "" {
@@ -43,7 +44,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 		}
 		return nil, err
 	}
-	c := Container{ID: newID(), Created: now(), ImageID: img.ID, Config: req.Config, HostConfig: req.HostConfig}
+	c := Container{ID: ids.New(), Created: now(), ImageID: img.ID, Config: req.Config, HostConfig: req.HostConfig}
 	mergeImageConfig(&c.Config, &img.Config.Config)
 	if err := e.validate(&c); err != nil {
 		return nil, err
@@ -244,20 +245,6 @@ func contains(xs []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// validName is Docker's container name rule: [a-zA-Z0-9][a-zA-Z0-9_.-]+.
-func validName(s string) bool {
-	if len(s) < 2 {
-		return false
-	}
-	for i, r := range s {
-		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
-		if !alnum && (i == 0 || (r != '_' && r != '.' && r != '-')) {
-			return false
-		}
-	}
-	return true
 }
 
 // writeFiles writes /etc/hostname, /etc/hosts and /etc/resolv.conf for c.

@@ -7,8 +7,6 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -123,15 +121,6 @@ func (e *Engine) load() error {
 		e.names[c.Name] = c.ID
 	}
 	return nil
-}
-
-// newID returns a fresh 64-hex container or exec id.
-func newID() string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b[:])
 }
 
 // get finds a container by full id, name ("/name" too) or unique id prefix.

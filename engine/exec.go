@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/ids"
 	"github.com/berth-dev/berth/shim"
 	"github.com/berth-dev/berth/specgen"
 )
@@ -72,7 +73,7 @@ func (e *Engine) ExecCreate(ref string, cfg ExecConfig) (string, error) {
 	if err := execableLocked(x); err != nil {
 		return "", err
 	}
-	ex := &Exec{ID: newID(), ContainerID: x.c.ID, Config: cfg}
+	ex := &Exec{ID: ids.New(), ContainerID: x.c.ID, Config: cfg}
 	e.mu.Lock()
 	e.execs[ex.ID] = ex
 	e.mu.Unlock()

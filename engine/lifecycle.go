@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/ids"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/shim"
 )
@@ -304,7 +305,7 @@ func (e *Engine) Rename(ref, name string) error {
 		return err
 	}
 	name = trimSlash(name)
-	if !validName(name) {
+	if !ids.ValidName(name, 2) {
 		return errInvalid("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
 	}
 	e.mu.Lock()

@@ -58,19 +58,6 @@ func TestMergeImageConfig(t *testing.T) {
 	}
 }
 
-func TestValidName(t *testing.T) {
-	for _, ok := range []string{"ab", "web-1", "a.b_c", "0x"} {
-		if !validName(ok) {
-			t.Errorf("%q refused", ok)
-		}
-	}
-	for _, bad := range []string{"", "a", "-ab", "_ab", "a b", "a/b", "../x", "é1"} {
-		if validName(bad) {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}
-
 func TestResolveUser(t *testing.T) {
 	root := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))

@@ -8,8 +8,6 @@
 package network
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/berth-dev/berth/atomicfile"
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/ids"
 	"github.com/berth-dev/berth/network/dns"
 	"github.com/berth-dev/berth/network/ipam"
 	"github.com/berth-dev/berth/network/nat"
@@ -152,7 +151,7 @@ func Open(dir string, o Options) (*Manager, error) {
 	defer m.mu.Unlock()
 	for _, p := range []struct{ name, driver string }{{"host", DriverHost}, {"none", DriverNull}} {
 		if m.byNameLocked(p.name) == nil {
-			n := &Network{ID: newID(), Name: p.name, Driver: p.driver, Created: time.Now().UTC()}
+			n := &Network{ID: ids.New(), Name: p.name, Driver: p.driver, Created: time.Now().UTC()}
 			m.nets[n.ID] = n
 		}
 	}
@@ -246,14 +245,6 @@ func (m *Manager) saveLocked() error {
 		return err
 	}
 	return atomicfile.WriteFile(filepath.Join(m.dir, stateFile), b, 0o600)
-}
-
-func newID() string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b[:])
 }
 
 func (m *Manager) byNameLocked(name string) *Network {
@@ -356,7 +347,7 @@ func (m *Manager) Create(req CreateRequest) (*Network, error) {
 }
 
 func (m *Manager) createLocked(req CreateRequest) (_ *Network, retErr error) {
-	if !validNetworkName(req.Name) {
+	if len(req.Name) > 128 || !ids.ValidName(req.Name, 1) {
 		return nil, fmt.Errorf("invalid network name %q: %w", req.Name, errdefs.ErrInvalidArgument)
 	}
 	if m.byNameLocked(req.Name) != nil {
@@ -367,7 +358,7 @@ func (m *Manager) createLocked(req CreateRequest) (_ *Network, retErr error) {
 	default:
 		return nil, fmt.Errorf("network driver %q is not supported (bridge): %w", req.Driver, errdefs.ErrInvalidArgument)
 	}
-	n := &Network{ID: newID(), Name: req.Name, Driver: DriverBridge, Internal: req.Internal, IPv6: req.IPv6,
+	n := &Network{ID: ids.New(), Name: req.Name, Driver: DriverBridge, Internal: req.Internal, IPv6: req.IPv6,
 		Labels: req.Labels, Options: req.Options, Created: time.Now().UTC(), Bridge: req.Bridge}
 	if name := req.Options["com.docker.network.bridge.name"]; name != "" {
 		n.Bridge = name
@@ -478,20 +469,6 @@ func parseSpec(subnet, gateway, ipRange string) (ipam.NetworkSpec, error) {
 		}
 	}
 	return spec, nil
-}
-
-// validNetworkName is Docker's rule for names: [a-zA-Z0-9][a-zA-Z0-9_.-]*.
-func validNetworkName(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i, r := range s {
-		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
-		if !alnum && (i == 0 || (r != '_' && r != '.' && r != '-')) {
-			return false
-		}
-	}
-	return true
 }
 
 // up sets a bridge network's bridge and DNS listener up.
