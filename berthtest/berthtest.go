@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -103,8 +105,13 @@ type Daemon struct {
 	Host     string // unix://<Socket>
 	DataRoot string
 	ExecRoot string
-	cmd      *exec.Cmd
-	log      *os.File
+	// NetNS is the daemon's own network namespace (a bind-mounted file):
+	// its bridges, nftables rules and published ports live there, apart
+	// from the host's and other tests'. InNetNS runs commands in it.
+	NetNS string
+	args  []string
+	cmd   *exec.Cmd
+	log   *os.File
 }
 
 // StartDaemon starts "berth daemon" in t.TempDir() and stops it (by PID) at
@@ -114,18 +121,19 @@ func StartDaemon(t testing.TB, extraArgs ...string) *Daemon {
 	if os.Geteuid() != 0 {
 		t.Fatal("the daemon's end-to-end tests need root (CI runs them as root)")
 	}
-	b, err := Binary()
-	if err != nil {
+	if _, err := Binary(); err != nil {
 		t.Fatal(err)
 	}
+	var err error
 	dir := t.TempDir()
 	d := &Daemon{Dir: dir, Socket: filepath.Join(dir, "berth.sock"), DataRoot: filepath.Join(dir, "data"), ExecRoot: filepath.Join(dir, "exec")}
 	d.Host = "unix://" + d.Socket
 	if d.log, err = os.Create(filepath.Join(dir, "daemon.log")); err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"daemon", "-H", d.Host, "--data-root", d.DataRoot, "--exec-root", d.ExecRoot}, extraArgs...)
-	d.cmd = exec.Command(b, args...)
+	d.NetNS = newNetNS(t)
+	d.args = append([]string{"daemon", "-H", d.Host, "--data-root", d.DataRoot, "--exec-root", d.ExecRoot}, extraArgs...)
+	d.cmd = d.DaemonCommand()
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -135,6 +143,44 @@ func StartDaemon(t testing.TB, extraArgs ...string) *Daemon {
 		t.Fatalf("daemon did not come up: %v\n%s", err, d.Log())
 	}
 	return d
+}
+
+// DaemonCommand is the command that starts this daemon (again, after a
+// Kill): "berth daemon" with its flags, in its network namespace. nsenter
+// execs it, so the PID is the daemon's.
+func (d *Daemon) DaemonCommand() *exec.Cmd {
+	b, _ := Binary()
+	return exec.Command("nsenter", append([]string{"--net=" + d.NetNS, "--", b}, d.args...)...)
+}
+
+// InNetNS is a command run in the daemon's network namespace (curl of a
+// published port on 127.0.0.1, a look at its links and rules).
+func (d *Daemon) InNetNS(name string, args ...string) *exec.Cmd {
+	return exec.Command("nsenter", append([]string{"--net=" + d.NetNS, "--", name}, args...)...)
+}
+
+// newNetNS makes a network namespace with lo up, kept by a bind mount in a
+// directory of its own (not under the daemon's, whose mounts the tests
+// count), unmounted at the end of the test after the daemon has stopped.
+func newNetNS(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "netns")
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("unshare", "--net="+p, "true").CombinedOutput(); err != nil {
+		t.Fatalf("make a network namespace: %v: %s", err, out)
+	}
+	// Registered before the daemon's stop, so it runs after it.
+	t.Cleanup(func() {
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount the test's network namespace %s: %v", p, err)
+		}
+	})
+	if out, err := exec.Command("nsenter", "--net="+p, "--", "ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("lo up in the test's network namespace: %v: %s", err, out)
+	}
+	return p
 }
 
 func (d *Daemon) waitReady(timeout time.Duration) error {

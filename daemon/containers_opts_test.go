@@ -75,7 +75,7 @@ func TestRunOptions(t *testing.T) {
 		"{{.Config.Hostname}}":                                              "hh",
 		"{{.HostConfig.CapAdd}} {{.HostConfig.CapDrop}}":                    "[CAP_NET_ADMIN] [CAP_MKNOD]",
 		"{{.HostConfig.Tmpfs}}":                                             "map[/t:size=1m]",
-		"{{.HostConfig.NetworkMode}}":                                       "none",
+		"{{.HostConfig.NetworkMode}}":                                       "bridge",
 	} {
 		if got := e.inspect("opts", format); got != want {
 			t.Errorf("inspect %s: %q, want %q", format, got, want)

@@ -44,7 +44,13 @@ type ctrEnv struct {
 
 func newCtrEnv(t *testing.T) *ctrEnv {
 	t.Helper()
-	d := berthtest.StartDaemon(t)
+	return newCtrEnvArgs(t)
+}
+
+// newCtrEnvArgs is newCtrEnv with extra daemon flags.
+func newCtrEnvArgs(t *testing.T, daemonArgs ...string) *ctrEnv {
+	t.Helper()
+	d := berthtest.StartDaemon(t, daemonArgs...)
 	b, err := berthtest.Binary()
 	if err != nil {
 		t.Fatal(err)
@@ -439,7 +445,7 @@ func (e *ctrEnv) startDaemonAgain() *exec.Cmd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(e.berth, "daemon", "-H", e.d.Host, "--data-root", e.d.DataRoot, "--exec-root", e.d.ExecRoot)
+	cmd := e.d.DaemonCommand() // in the first one's network namespace
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,6 +24,8 @@ import (
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/events"
 	"github.com/berth-dev/berth/image"
+	"github.com/berth-dev/berth/network"
+	"github.com/berth-dev/berth/network/dns"
 	"github.com/berth-dev/berth/server"
 	"github.com/berth-dev/berth/snapshot"
 )
@@ -40,6 +43,11 @@ type Config struct {
 	DataRoot string
 	ExecRoot string
 	Version  string
+	// Bridge is the default network's bridge ("none": no networking, and
+	// containers default to network mode none); DNS are the name servers
+	// the embedded DNS forwards to ("" entries: the host's resolv.conf).
+	Bridge string
+	DNS    []string
 	// InstallInit installs berth's init program (also the shim and --init's
 	// docker-init) in a directory and returns its path; nil if this build
 	// has none embedded.
@@ -63,6 +71,8 @@ func Command(version string, installInit func(dir string) (string, error)) *cobr
 	f.StringArrayVarP(&cfg.Hosts, "host", "H", []string{DefaultHost}, "address to serve the API on (unix:///path or tcp://127.0.0.1:port)")
 	f.StringVar(&cfg.DataRoot, "data-root", DefaultDataRoot, "directory for persistent state (images, containers, volumes)")
 	f.StringVar(&cfg.ExecRoot, "exec-root", DefaultExecRoot, "directory for runtime state (sockets, container state)")
+	f.StringVarP(&cfg.Bridge, "bridge", "b", network.DefaultBridge, `the default "bridge" network's bridge device ("none": no networking)`)
+	f.StringArrayVar(&cfg.DNS, "dns", nil, "name servers the embedded DNS forwards to (default: those of /etc/resolv.conf)")
 	return cmd
 }
 
@@ -94,6 +104,13 @@ func Run(ctx context.Context, cfg Config) error {
 	defer images.Close()
 
 	bus := events.New(0)
+	nets, err := openNetworks(cfg)
+	if err != nil {
+		return err
+	}
+	if nets != nil {
+		defer nets.Close()
+	}
 	// The embedded init program is also the shim (small: see cmd/berth-init).
 	shimExe := ""
 	var dockerInit func() (string, error)
@@ -105,7 +122,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	eng, err := engine.New(engine.Options{
 		DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot, Images: images, Layers: layers, Events: bus,
-		DockerInit: dockerInit, ShimExe: shimExe,
+		DockerInit: dockerInit, ShimExe: shimExe, Networks: nets,
 		Warn: func(msg string) { fmt.Fprintln(os.Stderr, "berth daemon: warning:", msg) },
 	})
 	if err != nil {
@@ -214,4 +231,34 @@ func initDir(execRoot string) string {
 		return filepath.Join(execRoot, "init")
 	}
 	return "/run/berth/init"
+}
+
+// openNetworks opens the daemon's networks: the default bridge, the
+// user-defined networks and their rules, set up again after a restart.
+func openNetworks(cfg Config) (*network.Manager, error) {
+	if cfg.Bridge == "none" {
+		return nil, nil
+	}
+	var ups []netip.AddrPort
+	for _, s := range cfg.DNS {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			ap, perr := netip.ParseAddrPort(s)
+			if perr != nil {
+				return nil, fmt.Errorf("--dns %s: not an IP address (or address:port)", s)
+			}
+			ups = append(ups, ap)
+			continue
+		}
+		ups = append(ups, netip.AddrPortFrom(ip, 53))
+	}
+	if len(cfg.DNS) == 0 {
+		b, _ := os.ReadFile("/etc/resolv.conf")
+		ups = dns.UpstreamsFromResolvConf(b)
+	}
+	m, err := network.Open(filepath.Join(cfg.DataRoot, "network"), network.Options{DefaultBridge: cfg.Bridge, Upstreams: ups})
+	if err != nil {
+		return nil, fmt.Errorf("networks: %w (--bridge none runs without networking)", err)
+	}
+	return m, nil
 }

@@ -108,6 +108,42 @@ type HostConfig struct {
 	ExtraHosts     []string          `json:"extraHosts,omitempty"`
 	Mounts         []specgen.Mount   `json:"mounts,omitempty"`
 	ConsoleSize    [2]uint           `json:"consoleSize,omitempty"` // height, width
+	// PortBindings is -p: "80/tcp" (or "80-82/tcp") to its host sides.
+	PortBindings    map[string][]PortBinding `json:"portBindings,omitempty"`
+	PublishAllPorts bool                     `json:"publishAllPorts,omitempty"` // -P
+}
+
+// PortBinding is the host side of one -p: HostPort "" picks a free port,
+// "8000-8010" the first free one of a range.
+type PortBinding struct {
+	HostIP   string `json:"hostIP,omitempty"`
+	HostPort string `json:"hostPort,omitempty"`
+}
+
+// EndpointSettings is a container's membership of a network: what was
+// asked (aliases, --ip) and, while it runs, what it got.
+type EndpointSettings struct {
+	NetworkID   string   `json:"networkID"`
+	Aliases     []string `json:"aliases,omitempty"`
+	IPv4Address string   `json:"ipv4Address,omitempty"` // --ip
+	IPv6Address string   `json:"ipv6Address,omitempty"` // --ip6
+	// Set while the container runs.
+	EndpointID          string `json:"endpointID,omitempty"`
+	Gateway             string `json:"gateway,omitempty"`
+	IPAddress           string `json:"ipAddress,omitempty"`
+	IPPrefixLen         int    `json:"ipPrefixLen,omitempty"`
+	IPv6Gateway         string `json:"ipv6Gateway,omitempty"`
+	GlobalIPv6Address   string `json:"globalIPv6Address,omitempty"`
+	GlobalIPv6PrefixLen int    `json:"globalIPv6PrefixLen,omitempty"`
+	MacAddress          string `json:"macAddress,omitempty"`
+}
+
+// PublishedPort is a port published while the container runs.
+type PublishedPort struct {
+	Proto         string `json:"proto"`
+	HostIP        string `json:"hostIP"`
+	HostPort      uint16 `json:"hostPort"`
+	ContainerPort uint16 `json:"containerPort"`
 }
 
 // Health is a container's health state.
@@ -163,6 +199,10 @@ type Container struct {
 	HostnamePath   string `json:"hostnamePath"`
 	HostsPath      string `json:"hostsPath"`
 	ResolvConfPath string `json:"resolvConfPath"`
+	// Networks are the networks the container joins (bridge modes), by
+	// name; Ports are its published ports while it runs.
+	Networks map[string]*EndpointSettings `json:"networks,omitempty"`
+	Ports    []PublishedPort              `json:"ports,omitempty"`
 }
 
 // ctr is the engine's live record of a container.
@@ -189,7 +229,22 @@ func (x *ctr) snapshot() *Container {
 		h.Log = append([]HealthLog(nil), h.Log...)
 		c.State.Health = &h
 	}
+	c.Networks = copyNetworks(c.Networks)
+	c.Ports = append([]PublishedPort(nil), c.Ports...)
 	return &c
+}
+
+func copyNetworks(in map[string]*EndpointSettings) map[string]*EndpointSettings {
+	if in == nil {
+		return nil
+	}
+	out := make(map[string]*EndpointSettings, len(in))
+	for k, v := range in {
+		ep := *v
+		ep.Aliases = append([]string(nil), v.Aliases...)
+		out[k] = &ep
+	}
+	return out
 }
 
 const containerFile = "container.json"

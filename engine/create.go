@@ -24,6 +24,9 @@ type CreateRequest struct {
 	Name       string // "" for a generated one
 	Config     Config
 	HostConfig HostConfig
+	// Networks are the API's NetworkingConfig.EndpointsConfig: the
+	// networks to join (by name or id) and how.
+	Networks map[string]*EndpointSettings
 }
 
 // Create records a new container: its merged configuration, its writable
@@ -47,6 +50,10 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	c := Container{ID: ids.New(), Created: now(), ImageID: img.ID, Config: req.Config, HostConfig: req.HostConfig}
 	mergeImageConfig(&c.Config, &img.Config.Config)
 	if err := e.validate(&c); err != nil {
+		return nil, err
+	}
+	c.Name = name // for the networks' checks; settled below
+	if err := e.setupNetworks(&c, req.Networks); err != nil {
 		return nil, err
 	}
 	args := append(append([]string(nil), c.Config.Entrypoint...), c.Config.Cmd...)
@@ -132,15 +139,6 @@ func (e *Engine) validate(c *Container) error {
 	if c.HostConfig.AutoRemove && rp.Name != "" && rp.Name != "no" {
 		return errInvalid("can't create 'AutoRemove' container with restart policy")
 	}
-	switch c.HostConfig.NetworkMode {
-	case "", "default", "none", "bridge":
-		// bridge networks come with the networking work; until then the
-		// default is "none".
-		c.HostConfig.NetworkMode = "none"
-	case "host":
-	default:
-		return errInvalid("network mode %q is not supported yet (none, host)", c.HostConfig.NetworkMode)
-	}
 	switch c.HostConfig.LogConfig.Type {
 	case "", "json-file":
 		c.HostConfig.LogConfig.Type = "json-file"
@@ -161,7 +159,7 @@ func (e *Engine) validate(c *Container) error {
 			return err
 		}
 	}
-	o, err := e.specOptions(c, "/", &execUser{Home: "/"}, "")
+	o, err := e.specOptions(c, "/", &execUser{Home: "/"}, "", netModeForSpec(c.HostConfig.NetworkMode))
 	if err != nil {
 		return err
 	}
@@ -261,11 +259,11 @@ func (e *Engine) writeFiles(c *Container) error {
 	if c.Config.Domainname != "" {
 		hostname += "." + c.Config.Domainname
 	}
-	hosts, err := hostsFile(c)
+	hosts, err := hostsFile(c, nil)
 	if err != nil {
 		return err
 	}
-	resolv, err := resolvConf(c, readHostResolvConf())
+	resolv, err := resolvConf(c, readHostResolvConf(), "")
 	if err != nil {
 		return err
 	}
@@ -277,7 +275,10 @@ func (e *Engine) writeFiles(c *Container) error {
 	return nil
 }
 
-func hostsFile(c *Container) (string, error) {
+// hostsFile is /etc/hosts: the host's for host networking, else
+// localhost, the container's addresses (ips) under its hostname, and
+// --add-host.
+func hostsFile(c *Container, ips []string) (string, error) {
 	var b strings.Builder
 	if c.HostConfig.NetworkMode == "host" {
 		if host, err := os.ReadFile("/etc/hosts"); err == nil {
@@ -288,6 +289,13 @@ func hostsFile(c *Container) (string, error) {
 		}
 	} else {
 		b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+	}
+	hostname := c.Config.Hostname
+	if c.Config.Domainname != "" {
+		hostname += "." + c.Config.Domainname + " " + c.Config.Hostname
+	}
+	for _, ip := range ips {
+		fmt.Fprintf(&b, "%s\t%s\n", ip, hostname)
 	}
 	for _, h := range c.HostConfig.ExtraHosts {
 		name, ip, ok := strings.Cut(h, ":")
@@ -310,8 +318,10 @@ func readHostResolvConf() string {
 
 // resolvConf is the host's resolv.conf with loopback name servers dropped
 // (they mean nothing in another network namespace) and --dns,
-// --dns-search, --dns-option applied, as Docker does.
-func resolvConf(c *Container, host string) (string, error) {
+// --dns-search, --dns-option applied, as Docker does. On a user-defined
+// network (dnsServer set) the embedded DNS is the only name server, with
+// "ndots:0" as Docker's; it forwards other names to the host's.
+func resolvConf(c *Container, host, dnsServer string) (string, error) {
 	var ns, search, opts []string
 	for _, line := range strings.Split(host, "\n") {
 		f := strings.Fields(line)
@@ -341,6 +351,12 @@ func resolvConf(c *Container, host string) (string, error) {
 	if len(c.HostConfig.DNSOptions) > 0 {
 		opts = c.HostConfig.DNSOptions
 	}
+	if dnsServer != "" {
+		ns = []string{dnsServer}
+		if !hasOption(opts, "ndots") {
+			opts = append([]string{"ndots:0"}, opts...)
+		}
+	}
 	var b strings.Builder
 	for _, n := range ns {
 		fmt.Fprintf(&b, "nameserver %s\n", n)
@@ -368,4 +384,14 @@ func (e *Engine) cleanupFiles(id string) {
 	if err := os.RemoveAll(e.containerDir(id)); err != nil {
 		e.warn(fmt.Sprintf("container %s: %v", id, err))
 	}
+}
+
+// hasOption reports whether resolv.conf options set name (name or name:N).
+func hasOption(opts []string, name string) bool {
+	for _, o := range opts {
+		if o == name || strings.HasPrefix(o, name+":") {
+			return true
+		}
+	}
+	return false
 }

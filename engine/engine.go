@@ -19,6 +19,7 @@ import (
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/events"
 	"github.com/berth-dev/berth/image"
+	"github.com/berth-dev/berth/network"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/snapshot"
 )
@@ -36,6 +37,9 @@ type Options struct {
 	DockerInit func() (string, error)
 	// Warn receives problems worth logging that fail nothing.
 	Warn func(string)
+	// Networks are the daemon's networks; nil runs containers with
+	// network modes none and host only.
+	Networks *network.Manager
 }
 
 // Engine manages the containers of one data root.
@@ -48,6 +52,7 @@ type Engine struct {
 	shimExe        string
 	dockerInit     func() (string, error)
 	warn           func(string)
+	nets           *network.Manager
 
 	mu    sync.Mutex
 	byID  map[string]*ctr
@@ -68,7 +73,7 @@ func New(o Options) (*Engine, error) {
 	e := &Engine{
 		root: o.DataRoot, execRoot: o.ExecRoot, images: o.Images, layers: o.Layers, bus: o.Events,
 		rt: runtime.New(filepath.Join(o.ExecRoot, "runtime")), shimExe: o.ShimExe, dockerInit: o.DockerInit,
-		warn: o.Warn, byID: map[string]*ctr{}, names: map[string]string{}, execs: map[string]*Exec{},
+		warn: o.Warn, nets: o.Networks, byID: map[string]*ctr{}, names: map[string]string{}, execs: map[string]*Exec{},
 	}
 	if e.warn == nil {
 		e.warn = func(string) {}
@@ -86,6 +91,7 @@ func New(o Options) (*Engine, error) {
 		return nil, err
 	}
 	e.restore()
+	e.sweepEndpoints()
 	e.refillShim()
 	return e, nil
 }

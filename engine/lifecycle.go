@@ -281,6 +281,7 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 	}
 	e.mu.Unlock()
 	e.cleanupFiles(id)
+	e.disconnectNetworks(id)
 	x.mu.Lock()
 	x.c.State.Status = StatusRemoving
 	snap := x.c

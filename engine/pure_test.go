@@ -12,6 +12,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/network"
 )
 
 func TestMergeImageConfig(t *testing.T) {
@@ -155,22 +156,67 @@ func TestFilterPS(t *testing.T) {
 func TestResolvConfAndHosts(t *testing.T) {
 	host := "# comment\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch example.org\noptions ndots:2\n"
 	c := &Container{HostConfig: HostConfig{NetworkMode: "none"}}
-	got, _ := resolvConf(c, host)
+	got, _ := resolvConf(c, host, "")
 	if got != "nameserver 10.0.0.2\nsearch example.org\noptions ndots:2\n" {
 		t.Errorf("none: %q", got)
 	}
 	c.HostConfig.DNS, c.HostConfig.DNSSearch, c.HostConfig.DNSOptions = []string{"192.0.2.1"}, []string{"."}, []string{"rotate"}
-	if got, _ := resolvConf(c, host); got != "nameserver 192.0.2.1\noptions rotate\n" {
+	if got, _ := resolvConf(c, host, ""); got != "nameserver 192.0.2.1\noptions rotate\n" {
 		t.Errorf("overrides: %q", got)
 	}
+	// A user-defined network: the embedded DNS on its gateway, ndots:0.
+	c.HostConfig.DNSOptions = nil
+	if got, _ := resolvConf(c, "nameserver 10.0.0.2\n", "172.30.0.1"); got != "nameserver 172.30.0.1\noptions ndots:0\n" {
+		t.Errorf("embedded DNS: %q", got)
+	}
+	c.HostConfig.DNSOptions = []string{"ndots:3"}
+	if got, _ := resolvConf(c, host, "172.30.0.1"); got != "nameserver 172.30.0.1\noptions ndots:3\n" {
+		t.Errorf("embedded DNS, --dns-option ndots: %q", got)
+	}
+	c.Config.Hostname, c.Config.Domainname = "web", "example.org"
+	if h, _ := hostsFile(c, []string{"172.30.0.2"}); !strings.Contains(h, "172.30.0.2\tweb.example.org web\n") {
+		t.Errorf("hosts with an address: %q", h)
+	}
 	c.HostConfig.ExtraHosts = []string{"db:192.0.2.9", "v6=[2001:db8::1]"}
-	h, err := hostsFile(c)
+	h, err := hostsFile(c, nil)
 	if err != nil || !strings.Contains(h, "192.0.2.9\tdb\n") || !strings.Contains(h, "2001:db8::1\tv6\n") || !strings.HasPrefix(h, "127.0.0.1\tlocalhost") {
 		t.Errorf("hosts %q, %v", h, err)
 	}
 	c.HostConfig.ExtraHosts = []string{"nocolon"}
-	if _, err := hostsFile(c); !errors.Is(err, errdefs.ErrInvalidArgument) {
+	if _, err := hostsFile(c, nil); !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("bad --add-host: %v", err)
+	}
+}
+
+func TestPortRequests(t *testing.T) {
+	hc := &HostConfig{PortBindings: map[string][]PortBinding{
+		"80/tcp":    {{HostIP: "127.0.0.1", HostPort: "18080"}},
+		"53/udp":    {{HostPort: ""}},
+		"9000/tcp":  {{HostPort: "9000-9010"}},
+		"81-82/tcp": {{HostPort: "8081-8082"}},
+	}, PublishAllPorts: true}
+	got, err := portRequests(hc, []string{"80/tcp", "443/tcp", "7000-7001/udp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []network.PortRequest{
+		{Proto: "udp", ContainerPort: 53, ContainerPortEnd: 53},
+		{Proto: "tcp", HostIP: "127.0.0.1", HostPort: 18080, ContainerPort: 80, ContainerPortEnd: 80},
+		{Proto: "tcp", HostPort: 8081, HostPortEnd: 8082, ContainerPort: 81, ContainerPortEnd: 82},
+		{Proto: "tcp", HostPort: 9000, HostPortEnd: 9010, ContainerPort: 9000, ContainerPortEnd: 9000},
+		{Proto: "tcp", ContainerPort: 443},
+		{Proto: "udp", ContainerPort: 7000},
+		{Proto: "udp", ContainerPort: 7001},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("port requests\n got %+v\nwant %+v", got, want)
+	}
+	for _, bad := range []map[string][]PortBinding{
+		{"80/sctp": nil}, {"x/tcp": nil}, {"0/tcp": nil}, {"80/tcp": {{HostPort: "y"}}}, {"80/tcp": {{HostPort: "90-80"}}},
+	} {
+		if _, err := portRequests(&HostConfig{PortBindings: bad}, nil); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("%v: %v, want an invalid-argument error", bad, err)
+		}
 	}
 }
 

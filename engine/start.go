@@ -123,7 +123,20 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 			return err
 		}
 	}
-	o, err := e.specOptions(c, rootfs, u, initPath)
+	netns, err := e.connectNetworks(x, c)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			e.disconnectNetworks(c.ID)
+			x.mu.Lock()
+			clearEndpoints(&x.c)
+			x.mu.Unlock()
+		}
+	}()
+	tt.step("networks connected")
+	o, err := e.specOptions(c, rootfs, u, initPath, netns)
 	if err != nil {
 		return err
 	}
@@ -147,7 +160,8 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 		ID: c.ID, Bundle: dir, RuntimeRoot: e.rt.Root, LogPath: c.LogPath,
 		LogMaxSize: maxSize, LogMaxFiles: maxFiles,
 		Tty: c.Config.Tty, Stdin: c.Config.OpenStdin, StdinOnce: c.Config.StdinOnce,
-		LoopbackUp:   c.HostConfig.NetworkMode == "none",
+		// A new namespace that no network fills needs its lo up.
+		LoopbackUp:   netns == modeNone && len(c.Networks) == 0,
 		SeccompCache: filepath.Join(e.execRoot, "seccomp"),
 	}
 	sp, err := e.takeShim()
@@ -164,7 +178,14 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 		return err
 	}
 	st, err := sc.State()
+	if err == nil {
+		err = e.plumbNetworks(c, st.Pid)
+		tt.step("networks plumbed")
+	}
 	if err != nil {
+		// Created, never started: SIGKILL ends it, the shim reaps it.
+		_ = e.signal(c.ID, unix.SIGKILL, false)
+		_, _ = sc.Wait(ctx)
 		return err
 	}
 	// Attaches made before the start get the output from its first byte.
@@ -243,6 +264,7 @@ func (e *Engine) monitor(x *ctr, sc *shim.Client) {
 // exited records the end of a run and applies the restart policy.
 func (e *Engine) exited(x *ctr, st *shim.Status) {
 	dir := e.stateDir(x.c.ID)
+	e.disconnectNetworks(x.c.ID)
 	if err := unmountAll(filepath.Join(dir, "rootfs")); err != nil {
 		e.warn(fmt.Sprintf("container %s: unmount rootfs: %v", x.c.ID, err))
 	}
@@ -263,6 +285,7 @@ func (e *Engine) exited(x *ctr, st *shim.Status) {
 		}
 	}
 	x.shim = nil
+	clearEndpoints(&x.c)
 	restart := e.shouldRestart(x)
 	if restart {
 		x.c.State.Status = StatusRestarting
@@ -353,7 +376,8 @@ func (e *Engine) scheduleRestart(x *ctr, ranFor time.Duration) {
 }
 
 // specOptions turns a container into specgen's input.
-func (e *Engine) specOptions(c *Container, rootfs string, u *execUser, initPath string) (*specgen.Options, error) {
+// netns is the network namespace: "host", "none" (new) or a path.
+func (e *Engine) specOptions(c *Container, rootfs string, u *execUser, initPath, netns string) (*specgen.Options, error) {
 	hc := &c.HostConfig
 	args := append(append([]string(nil), c.Config.Entrypoint...), c.Config.Cmd...)
 	env := append([]string(nil), c.Config.Env...)
@@ -377,7 +401,7 @@ func (e *Engine) specOptions(c *Container, rootfs string, u *execUser, initPath 
 		OomScoreAdj: hc.OomScoreAdj, Sysctls: hc.Sysctls,
 		Mounts: hc.Mounts, Tmpfs: hc.Tmpfs, ShmSize: hc.ShmSize,
 		HostsPath: c.HostsPath, ResolvConfPath: c.ResolvConfPath, HostnamePath: c.HostnamePath,
-		Init: initPath, Network: hc.NetworkMode,
+		Init: initPath, Network: netns,
 		IPC: hc.IpcMode, PID: hc.PidMode, UTS: hc.UTSMode,
 		Resources: hc.Resources, Ulimits: hc.Ulimits, CgroupParent: hc.CgroupParent,
 		Labels: c.Config.Labels, KernelVersion: kernelVersion(),

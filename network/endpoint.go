@@ -3,8 +3,11 @@ package network
 import (
 	"fmt"
 	"net/netip"
+	goruntime "runtime"
 	"sort"
 	"strings"
+
+	"github.com/vishvananda/netns"
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/network/netdev"
@@ -17,6 +20,9 @@ type ConnectRequest struct {
 	Aliases     []string // --network-alias
 	IP, IP6     string   // --ip, --ip6 ("" for the next free address)
 	Ports       []PortRequest
+	// DNS are the container's own name servers (--dns): on a network with
+	// the embedded DNS, its names not known there are forwarded to them.
+	DNS []string
 }
 
 // PortRequest is one -p: HostPort 0 picks a free port; a range is
@@ -36,31 +42,17 @@ type PortRequest struct {
 func (m *Manager) Connect(ref string, req ConnectRequest) (_ *Endpoint, retErr error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n, err := m.getLocked(ref)
+	n, err := m.checkConnectLocked(ref, req)
 	if err != nil {
 		return nil, err
 	}
-	if n.Driver != DriverBridge {
-		return nil, fmt.Errorf("network %s: containers join %s networks through their network mode: %w", n.Name, n.Driver, errdefs.ErrInvalidArgument)
-	}
-	if req.ContainerID == "" {
-		return nil, fmt.Errorf("connect: no container: %w", errdefs.ErrInvalidArgument)
-	}
-	if _, dup := m.endpoints[n.ID][req.ContainerID]; dup {
-		return nil, fmt.Errorf("endpoint with name %s already exists in network %s: %w", strings.TrimPrefix(req.Name, "/"), n.Name, errdefs.ErrConflict)
-	}
-	if (req.IP != "" || req.IP6 != "") && n.Name == DefaultName {
-		return nil, fmt.Errorf("user specified IP address is supported on user defined networks only: %w", errdefs.ErrInvalidArgument)
-	}
-	if len(req.Aliases) > 0 && !n.DNS() {
-		return nil, fmt.Errorf("network-scoped aliases are only supported for user-defined networks: %w", errdefs.ErrInvalidArgument)
-	}
 	ep := &Endpoint{NetworkID: n.ID, ContainerID: req.ContainerID, Name: strings.TrimPrefix(req.Name, "/"), Aliases: req.Aliases}
+	if n.DNS() {
+		ep.DNS, _ = parseDNS(req.DNS)
+	}
 	var want netip.Addr
 	if req.IP != "" {
-		if want, err = netip.ParseAddr(req.IP); err != nil || !want.Is4() {
-			return nil, fmt.Errorf("invalid IPv4 address %q: %w", req.IP, errdefs.ErrInvalidArgument)
-		}
+		want, _ = netip.ParseAddr(req.IP)
 	}
 	if ep.IP, err = m.ipam.Allocate(n.ID, req.ContainerID, want); err != nil {
 		return nil, err
@@ -73,9 +65,7 @@ func (m *Manager) Connect(ref string, req ConnectRequest) (_ *Endpoint, retErr e
 	if n.IPv6 {
 		var want6 netip.Addr
 		if req.IP6 != "" {
-			if want6, err = netip.ParseAddr(req.IP6); err != nil || !want6.Is6() {
-				return nil, fmt.Errorf("invalid IPv6 address %q: %w", req.IP6, errdefs.ErrInvalidArgument)
-			}
+			want6, _ = netip.ParseAddr(req.IP6)
 		}
 		if ep.IP6, err = m.ipam.Allocate(n.ID+"/6", req.ContainerID, want6); err != nil {
 			return nil, err
@@ -103,12 +93,124 @@ func (m *Manager) Connect(ref string, req ConnectRequest) (_ *Endpoint, retErr e
 		m.endpoints[n.ID] = map[string]*Endpoint{}
 	}
 	m.endpoints[n.ID][req.ContainerID] = ep
-	if err := m.saveLocked(); err != nil {
+	if err := m.saveLocked(false); err != nil {
 		delete(m.endpoints[n.ID], req.ContainerID)
 		return nil, err
 	}
 	c := *ep
 	return &c, nil
+}
+
+// CheckConnect tells whether a container could join a network as asked
+// (the network exists and takes containers; aliases, addresses and ports
+// are well-formed), without allocating anything: the engine checks at
+// create what it connects at start.
+func (m *Manager) CheckConnect(ref string, req ConnectRequest) (*Network, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.checkConnectLocked(ref, req)
+	if err != nil {
+		return nil, err
+	}
+	c := *n
+	return &c, nil
+}
+
+func (m *Manager) checkConnectLocked(ref string, req ConnectRequest) (*Network, error) {
+	n, err := m.getLocked(ref)
+	if err != nil {
+		return nil, err
+	}
+	if n.Driver != DriverBridge {
+		return nil, fmt.Errorf("network %s: containers join %s networks through their network mode: %w", n.Name, n.Driver, errdefs.ErrInvalidArgument)
+	}
+	if req.ContainerID == "" {
+		return nil, fmt.Errorf("connect: no container: %w", errdefs.ErrInvalidArgument)
+	}
+	if _, dup := m.endpoints[n.ID][req.ContainerID]; dup {
+		return nil, fmt.Errorf("endpoint with name %s already exists in network %s: %w", strings.TrimPrefix(req.Name, "/"), n.Name, errdefs.ErrConflict)
+	}
+	if (req.IP != "" || req.IP6 != "") && n.Name == DefaultName {
+		return nil, fmt.Errorf("user specified IP address is supported on user defined networks only: %w", errdefs.ErrInvalidArgument)
+	}
+	if len(req.Aliases) > 0 && !n.DNS() {
+		return nil, fmt.Errorf("network-scoped aliases are only supported for user-defined networks: %w", errdefs.ErrInvalidArgument)
+	}
+	if req.IP != "" {
+		if ip, err := netip.ParseAddr(req.IP); err != nil || !ip.Is4() {
+			return nil, fmt.Errorf("invalid IPv4 address %q: %w", req.IP, errdefs.ErrInvalidArgument)
+		} else if !n.Subnet.Contains(ip) {
+			return nil, fmt.Errorf("no configured subnet contains IP address %s (network %s has %s): %w", ip, n.Name, n.Subnet, errdefs.ErrInvalidArgument)
+		}
+	}
+	if req.IP6 != "" {
+		if ip, err := netip.ParseAddr(req.IP6); err != nil || !ip.Is6() {
+			return nil, fmt.Errorf("invalid IPv6 address %q: %w", req.IP6, errdefs.ErrInvalidArgument)
+		} else if !n.IPv6 {
+			return nil, fmt.Errorf("network %s has no IPv6 subnet for --ip6 %s: %w", n.Name, ip, errdefs.ErrInvalidArgument)
+		}
+	}
+	for _, r := range req.Ports {
+		if err := r.check(); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := parseDNS(req.DNS); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// parseDNS parses --dns name servers (port 53).
+func parseDNS(servers []string) ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
+	for _, s := range servers {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --dns %q: not an IP address: %w", s, errdefs.ErrInvalidArgument)
+		}
+		out = append(out, netip.AddrPortFrom(ip.Unmap(), 53))
+	}
+	return out, nil
+}
+
+// check tells whether a port request is well-formed.
+func (r PortRequest) check() error {
+	_, _, _, _, err := r.parse()
+	return err
+}
+
+// parse checks a port request and returns its protocol, host address,
+// number of container ports and last host port.
+func (r PortRequest) parse() (proto string, hostIP netip.Addr, n int, hEnd uint16, err error) {
+	proto = r.Proto
+	if proto == "" {
+		proto = "tcp"
+	}
+	if proto != "tcp" && proto != "udp" {
+		return "", hostIP, 0, 0, fmt.Errorf("invalid protocol %q (tcp, udp): %w", r.Proto, errdefs.ErrInvalidArgument)
+	}
+	if r.HostIP != "" {
+		if hostIP, err = netip.ParseAddr(r.HostIP); err != nil {
+			return "", hostIP, 0, 0, fmt.Errorf("invalid host IP %q: %w", r.HostIP, errdefs.ErrInvalidArgument)
+		}
+	}
+	cEnd := r.ContainerPortEnd
+	if cEnd == 0 {
+		cEnd = r.ContainerPort
+	}
+	if r.ContainerPort == 0 || cEnd < r.ContainerPort {
+		return "", hostIP, 0, 0, fmt.Errorf("invalid container port range %d-%d: %w", r.ContainerPort, cEnd, errdefs.ErrInvalidArgument)
+	}
+	n = int(cEnd-r.ContainerPort) + 1
+	hEnd = r.HostPortEnd
+	if r.HostPort != 0 && hEnd == 0 {
+		hEnd = r.HostPort + uint16(n-1)
+	}
+	if r.HostPort != 0 && (hEnd < r.HostPort || (int(hEnd-r.HostPort)+1 != n && n != 1)) {
+		return "", hostIP, 0, 0, fmt.Errorf("invalid ranges specified for container and host ports: %w", errdefs.ErrInvalidArgument)
+	}
+	return proto, hostIP, n, hEnd, nil
 }
 
 // reservePorts expands ranges, picks free ports for HostPort 0 and holds
@@ -124,35 +226,9 @@ func (m *Manager) reservePorts(reqs []PortRequest) (_ []PortBinding, retErr erro
 		}
 	}()
 	for _, r := range reqs {
-		proto := r.Proto
-		if proto == "" {
-			proto = "tcp"
-		}
-		if proto != "tcp" && proto != "udp" {
-			return nil, fmt.Errorf("invalid protocol %q (tcp, udp): %w", r.Proto, errdefs.ErrInvalidArgument)
-		}
-		var hostIP netip.Addr
-		if r.HostIP != "" {
-			ip, err := netip.ParseAddr(r.HostIP)
-			if err != nil {
-				return nil, fmt.Errorf("invalid host IP %q: %w", r.HostIP, errdefs.ErrInvalidArgument)
-			}
-			hostIP = ip
-		}
-		cEnd := r.ContainerPortEnd
-		if cEnd == 0 {
-			cEnd = r.ContainerPort
-		}
-		if r.ContainerPort == 0 || cEnd < r.ContainerPort {
-			return nil, fmt.Errorf("invalid container port range %d-%d: %w", r.ContainerPort, cEnd, errdefs.ErrInvalidArgument)
-		}
-		n := int(cEnd-r.ContainerPort) + 1
-		hEnd := r.HostPortEnd
-		if r.HostPort != 0 && hEnd == 0 {
-			hEnd = r.HostPort + uint16(n-1)
-		}
-		if r.HostPort != 0 && int(hEnd-r.HostPort)+1 != n && n != 1 {
-			return nil, fmt.Errorf("invalid ranges specified for container and host ports: %w", errdefs.ErrInvalidArgument)
+		proto, hostIP, n, hEnd, err := r.parse()
+		if err != nil {
+			return nil, err
 		}
 		for i := 0; i < n; i++ {
 			b := PortBinding{Proto: proto, HostIP: hostIP, ContainerPort: r.ContainerPort + uint16(i)}
@@ -203,7 +279,10 @@ func (m *Manager) Plumb(ref, containerID, netns string) (retErr error) {
 	ifName := "eth0"
 	for _, other := range m.endpoints {
 		if o := other[containerID]; o != nil && o != ep && o.HostIf != "" {
+			// A second network: its own interface, and no default route
+			// (the first network's stays the way out, as Docker's).
 			ifName = nextIfName(m, containerID)
+			gws = nil
 			break
 		}
 	}
@@ -222,7 +301,7 @@ func (m *Manager) Plumb(ref, containerID, netns string) (retErr error) {
 		return err
 	}
 	m.addNames(n, ep)
-	return m.saveLocked()
+	return m.saveLocked(false)
 }
 
 // nextIfName is the next ethN a container's namespace lacks.
@@ -254,7 +333,7 @@ func (m *Manager) Disconnect(ref, containerID string, force bool) error {
 		return fmt.Errorf("container %s is not connected to network %s: %w", containerID, n.Name, errdefs.ErrNotFound)
 	}
 	hostIf := m.removeEndpointLocked(n, ep)
-	if err := m.saveLocked(); err != nil {
+	if err := m.saveLocked(false); err != nil {
 		return err
 	}
 	err = m.applyNATLocked()
@@ -271,11 +350,11 @@ func (m *Manager) Disconnect(ref, containerID string, force bool) error {
 // veth, whose host end it returns for the caller to delete (slowly).
 func (m *Manager) removeEndpointLocked(n *Network, ep *Endpoint) (hostIf string) {
 	if n.DNS() {
-		if ep.IP.IsValid() {
-			m.dns.RemoveIP(n.ID, ep.IP)
-		}
-		if ep.IP6.IsValid() {
-			m.dns.RemoveIP(n.ID, ep.IP6)
+		for _, ip := range []netip.Addr{ep.IP, ep.IP6} {
+			if ip.IsValid() {
+				m.dns.RemoveIP(n.ID, ip)
+				m.dns.SetClientUpstreams(ip, nil)
+			}
 		}
 	}
 	for _, p := range ep.Ports {
@@ -293,7 +372,8 @@ func (m *Manager) removeEndpointLocked(n *Network, ep *Endpoint) (hostIf string)
 // works in the caller's network namespace, like every Manager method; the
 // veth pairs are deleted last, outside the lock (the kernel takes 15-30 ms
 // for each, and usually has already deleted them with the container's
-// namespace): a caller on a hot path may run it in a goroutine.
+// namespace): that happens in the background (Close waits for it), so a
+// container's exit is not held up by it.
 func (m *Manager) DisconnectAll(containerID string) error {
 	m.mu.Lock()
 	var veths []string
@@ -313,13 +393,45 @@ func (m *Manager) DisconnectAll(containerID string) error {
 	}
 	var err error
 	if changed {
-		if err = m.saveLocked(); err == nil {
+		if err = m.saveLocked(false); err == nil {
 			err = m.applyNATLocked()
 		}
 	}
 	m.mu.Unlock()
-	for _, v := range veths {
-		_ = netdev.Detach(v)
+	if len(veths) > 0 {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			// In the manager's namespace, whatever thread this runs on.
+			goruntime.LockOSThread() // never unlocked: the thread ends with the goroutine
+			if m.ns.IsOpen() {
+				if err := netns.Set(m.ns); err != nil {
+					return
+				}
+			}
+			for _, v := range veths {
+				_ = netdev.Detach(v)
+			}
+		}()
 	}
 	return err
+}
+
+// Containers returns the ids of the containers with an endpoint on some
+// network (for the engine to drop those it no longer runs).
+func (m *Manager) Containers() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for _, eps := range m.endpoints {
+		for id := range eps {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -13,11 +13,14 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vishvananda/netns"
 
 	"github.com/berth-dev/berth/atomicfile"
 	"github.com/berth-dev/berth/errdefs"
@@ -69,15 +72,17 @@ func (n *Network) DNS() bool { return n.Driver == DriverBridge && n.Name != Defa
 
 // Endpoint is a container's connection to a network.
 type Endpoint struct {
-	NetworkID   string        `json:"networkID"`
-	ContainerID string        `json:"containerID"`
-	Name        string        `json:"name"` // the container's name, for DNS
-	Aliases     []string      `json:"aliases,omitempty"`
-	IP          netip.Addr    `json:"ip,omitzero"`
-	IP6         netip.Addr    `json:"ip6,omitzero"`
-	MAC         string        `json:"mac,omitempty"`
-	HostIf      string        `json:"hostIf,omitempty"` // set once plumbed into a namespace
-	Ports       []PortBinding `json:"ports,omitempty"`
+	NetworkID   string     `json:"networkID"`
+	ContainerID string     `json:"containerID"`
+	Name        string     `json:"name"` // the container's name, for DNS
+	Aliases     []string   `json:"aliases,omitempty"`
+	IP          netip.Addr `json:"ip,omitzero"`
+	IP6         netip.Addr `json:"ip6,omitzero"`
+	MAC         string     `json:"mac,omitempty"`
+	HostIf      string     `json:"hostIf,omitempty"` // set once plumbed into a namespace
+	// DNS are the container's own upstream name servers (--dns).
+	DNS   []netip.AddrPort `json:"dns,omitempty"`
+	Ports []PortBinding    `json:"ports,omitempty"`
 }
 
 // PortBinding is one published port of an endpoint.
@@ -110,6 +115,11 @@ type Manager struct {
 	nets      map[string]*Network             // by id
 	endpoints map[string]map[string]*Endpoint // network id -> container id
 	ports     *reservations
+	wg        sync.WaitGroup // veth deletions in the background
+	ns        netns.NsHandle // the namespace Open ran in
+	// lastNAT is the state last applied to the nftables table.
+	lastNAT    nat.State
+	natApplied bool
 }
 
 type state struct {
@@ -133,7 +143,7 @@ func Open(dir string, o Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{dir: dir, opts: o, ipam: st, nets: map[string]*Network{}, endpoints: map[string]map[string]*Endpoint{}, ports: newReservations()}
+	m := &Manager{dir: dir, opts: o, ipam: st, nets: map[string]*Network{}, endpoints: map[string]map[string]*Endpoint{}, ports: newReservations(), ns: netns.None()}
 	if err := m.load(); err != nil {
 		return nil, err
 	}
@@ -147,6 +157,11 @@ func Open(dir string, o Options) (*Manager, error) {
 			m.Close()
 		}
 	}()
+	// The calling thread's namespace (Open's caller may have locked it in
+	// another than the process's); background work goes there too.
+	if m.ns, err = netns.Get(); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, p := range []struct{ name, driver string }{{"host", DriverHost}, {"none", DriverNull}} {
@@ -175,7 +190,7 @@ func Open(dir string, o Options) (*Manager, error) {
 			m.addNames(n, ep)
 		}
 	}
-	if err := m.saveLocked(); err != nil {
+	if err := m.saveLocked(true); err != nil {
 		return nil, err
 	}
 	if err := m.applyNATLocked(); err != nil {
@@ -188,6 +203,10 @@ func Open(dir string, o Options) (*Manager, error) {
 // Close stops the DNS listeners and releases the port reservations; the
 // bridges and rules stay for the containers that keep running.
 func (m *Manager) Close() {
+	m.wg.Wait()
+	if m.ns.IsOpen() {
+		_ = m.ns.Close()
+	}
 	if m.dns != nil {
 		_ = m.dns.Close()
 	}
@@ -224,8 +243,11 @@ func (m *Manager) load() error {
 	return nil
 }
 
-// saveLocked writes the state durably and atomically.
-func (m *Manager) saveLocked() error {
+// saveLocked writes the state atomically; durably (fsync) for changes of
+// networks. Endpoints change at every container start and stop: they are
+// written without fsync, which survives a daemon crash, and a host crash
+// ends the containers whose endpoints they were (as ipam's addresses).
+func (m *Manager) saveLocked(durable bool) error {
 	var st state
 	for _, n := range m.nets {
 		st.Networks = append(st.Networks, n)
@@ -243,6 +265,9 @@ func (m *Manager) saveLocked() error {
 	b, err := json.MarshalIndent(&st, "", "\t")
 	if err != nil {
 		return err
+	}
+	if !durable {
+		return atomicfile.Replace(filepath.Join(m.dir, stateFile), b, 0o600)
 	}
 	return atomicfile.WriteFile(filepath.Join(m.dir, stateFile), b, 0o600)
 }
@@ -402,14 +427,12 @@ func (m *Manager) createLocked(req CreateRequest) (_ *Network, retErr error) {
 	}()
 	n.Subnet, n.Gateway, n.IPRange = in.Subnet, in.Gateway, in.IPRange
 	if req.IPv6 {
-		if req.Subnet6 == "" {
-			return nil, fmt.Errorf("--ipv6 needs an IPv6 --subnet (berth has no default IPv6 pool): %w", errdefs.ErrInvalidArgument)
-		}
 		spec6, err := parseSpec(req.Subnet6, req.Gateway6, "")
 		if err != nil {
 			return nil, err
 		}
-		in6, err := m.ipam.AddNetwork(n.ID+"/6", spec6, nil)
+		spec6.IPv6 = true // without a subnet: one of berth's ULA /64s
+		in6, err := m.ipam.AddNetwork(n.ID+"/6", spec6, inUse)
 		if err != nil {
 			return nil, err
 		}
@@ -432,7 +455,7 @@ func (m *Manager) createLocked(req CreateRequest) (_ *Network, retErr error) {
 		_ = m.applyNATLocked()
 		return nil, err
 	}
-	if err := m.saveLocked(); err != nil {
+	if err := m.saveLocked(true); err != nil {
 		delete(m.nets, n.ID)
 		m.down(n)
 		_ = m.applyNATLocked()
@@ -516,7 +539,7 @@ func (m *Manager) Remove(ref string) error {
 		return fmt.Errorf("error while removing network: network %s id %s has active endpoints (%s): %w", n.Name, n.ID, strings.Join(ids, ", "), errdefs.ErrConflict)
 	}
 	delete(m.nets, n.ID)
-	if err := m.saveLocked(); err != nil {
+	if err := m.saveLocked(true); err != nil {
 		m.nets[n.ID] = n
 		return err
 	}
@@ -553,13 +576,42 @@ func (m *Manager) applyNATLocked() error {
 		}
 	}
 	sort.Slice(st.Networks, func(i, j int) bool { return st.Networks[i].Bridge < st.Networks[j].Bridge })
-	return m.nat.Apply(st)
+	sort.Slice(st.Ports, func(i, j int) bool { return portLess(st.Ports[i], st.Ports[j]) })
+	// Replacing the table costs the kernel ~9 ms: only when it changes
+	// (a container without published ports changes nothing).
+	if m.natApplied && reflect.DeepEqual(st, m.lastNAT) {
+		return nil
+	}
+	if err := m.nat.Apply(st); err != nil {
+		m.natApplied = false
+		return err
+	}
+	m.lastNAT, m.natApplied = st, true
+	return nil
 }
 
-// addNames registers an endpoint's names in its network's DNS.
+func portLess(a, b nat.Port) bool {
+	if a.HostPort != b.HostPort {
+		return a.HostPort < b.HostPort
+	}
+	if a.Proto != b.Proto {
+		return a.Proto < b.Proto
+	}
+	return a.HostIP.Less(b.HostIP)
+}
+
+// addNames registers an endpoint's names in its network's DNS, and its
+// own upstreams.
 func (m *Manager) addNames(n *Network, ep *Endpoint) {
 	if !n.DNS() {
 		return
+	}
+	if len(ep.DNS) > 0 {
+		for _, ip := range []netip.Addr{ep.IP, ep.IP6} {
+			if ip.IsValid() {
+				m.dns.SetClientUpstreams(ip, ep.DNS)
+			}
+		}
 	}
 	for _, name := range append([]string{ep.Name, ep.ContainerID[:12]}, ep.Aliases...) {
 		if name == "" {

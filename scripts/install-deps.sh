@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(
 	make gcc libc6-dev pkg-config libseccomp-dev # static build: cgo + libseccomp.a
 	busybox-static                               # offline container images
-	jq iproute2 procps util-linux                # tests and scripts
+	jq iproute2 procps util-linux curl nftables  # tests and scripts
 	docker.io skopeo python3-docker              # real clients the end-to-end tests drive (the docker CLI, the Python SDK)
 )
 if [ "${BERTH_PEERS:-}" = 1 ]; then

@@ -16,7 +16,6 @@ import (
 
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/network"
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
@@ -69,8 +68,12 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("config cannot be empty in order to create a container: %w", errdefs.ErrInvalidArgument))
 		return
 	}
-	ereq, err := engineCreate(r.URL.Query().Get("name"), req.Config, req.HostConfig)
+	ereq, err := engineCreate(r.URL.Query().Get("name"), req.Config, req.HostConfig, req.NetworkingConfig)
 	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.checkCreateNetworks(ereq); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -88,7 +91,13 @@ func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, inspectResponse(c, s.engine.ExecIDs(c.ID)))
+	resp := inspectResponse(c, s.engine.ExecIDs(c.ID))
+	s.addModeNetwork(resp.NetworkSettings.Networks, c)
+	if compareVersions(versionOf(r), "1.52") < 0 {
+		writeJSON(w, http.StatusOK, withLegacyNetworkSettings(resp))
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // status is the STATUS column of docker ps.
@@ -129,11 +138,12 @@ func (s *Server) summary(c *engine.Container) container.Summary {
 	cmd := strings.Join(append([]string{c.Path}, c.Args...), " ")
 	sum := container.Summary{
 		ID: c.ID, Names: []string{"/" + c.Name}, Image: c.Config.Image, ImageID: c.ImageID.String(),
-		Command: cmd, Created: c.Created.Unix(), Ports: []container.PortSummary{}, Labels: c.Config.Labels,
+		Command: cmd, Created: c.Created.Unix(), Ports: portSummaries(c), Labels: c.Config.Labels,
 		State: container.ContainerState(c.State.Status), Status: status(c),
-		NetworkSettings: &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{}},
+		NetworkSettings: &container.NetworkSettingsSummary{Networks: apiEndpoints(c)},
 		Mounts:          []container.MountPoint{},
 	}
+	s.addModeNetwork(sum.NetworkSettings.Networks, c)
 	if sum.Labels == nil {
 		sum.Labels = map[string]string{}
 	}
@@ -225,6 +235,10 @@ func containerFilter(f map[string][]string, e *engine.Engine) (func(*engine.Cont
 		return false
 	}
 	return func(c *engine.Container) bool {
+		published := make([]string, 0, len(c.HostConfig.PortBindings))
+		for k := range c.HostConfig.PortBindings {
+			published = append(published, k)
+		}
 		return any("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) &&
 			any("name", func(v string) bool { return strings.Contains(c.Name, strings.TrimPrefix(v, "/")) }) &&
 			labelsMatch(f["label"], c.Config.Labels) &&
@@ -243,18 +257,11 @@ func containerFilter(f map[string][]string, e *engine.Engine) (func(*engine.Cont
 			}) &&
 			(before == nil || c.Created.Before(before.Created)) &&
 			(since == nil || c.Created.After(since.Created)) &&
-			any("network", func(v string) bool { return v == c.HostConfig.NetworkMode }) &&
+			any("network", func(v string) bool { return onNetwork(c, v) }) &&
 			any("is-task", func(v string) bool { return v == "false" }) &&
 			any("volume", func(string) bool { return false }) &&
-			any("publish", func(string) bool { return false }) &&
-			any("expose", func(v string) bool {
-				for _, p := range c.Config.ExposedPorts {
-					if p == v || strings.TrimSuffix(p, "/tcp") == v {
-						return true
-					}
-				}
-				return false
-			})
+			any("publish", func(v string) bool { return portsMatch(v, published) }) &&
+			any("expose", func(v string) bool { return portsMatch(v, c.Config.ExposedPorts) })
 	}, nil
 }
 
@@ -711,24 +718,32 @@ func (s *Server) execInspect(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) containerPrune(w http.ResponseWriter, r *http.Request) {
+// pruneFilters are a prune's filters, which are until, label and label!
+// (for containers and networks), and the time until stands for.
+func pruneFilters(r *http.Request) (map[string][]string, time.Time, error) {
+	var until time.Time
 	f, err := filters(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, until, err
 	}
 	for k := range f {
 		if k != "until" && k != "label" && k != "label!" {
-			writeError(w, fmt.Errorf("invalid filter '%s': %w", k, errdefs.ErrInvalidArgument))
-			return
+			return nil, until, fmt.Errorf("invalid filter '%s': %w", k, errdefs.ErrInvalidArgument)
 		}
 	}
-	var until time.Time
 	for _, v := range f["until"] {
 		if until, err = parseUntil(v); err != nil {
-			writeError(w, err)
-			return
+			return nil, until, err
 		}
+	}
+	return f, until, nil
+}
+
+func (s *Server) containerPrune(w http.ResponseWriter, r *http.Request) {
+	f, until, err := pruneFilters(r)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
 	rep := container.PruneReport{ContainersDeleted: []string{}}
 	for _, c := range s.engine.List() {

@@ -16,7 +16,7 @@ import (
 )
 
 // engineCreate translates the API's create request for the engine.
-func engineCreate(name string, cfg *container.Config, hc *container.HostConfig) (engine.CreateRequest, error) {
+func engineCreate(name string, cfg *container.Config, hc *container.HostConfig, nc *network.NetworkingConfig) (engine.CreateRequest, error) {
 	if cfg == nil {
 		return engine.CreateRequest{}, fmt.Errorf("config cannot be empty in order to create a container: %w", errdefs.ErrInvalidArgument)
 	}
@@ -43,30 +43,32 @@ func engineCreate(name string, cfg *container.Config, hc *container.HostConfig) 
 			StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
 	}
 	e := engine.HostConfig{
-		NetworkMode:    string(hc.NetworkMode),
-		RestartPolicy:  engine.RestartPolicy{Name: string(hc.RestartPolicy.Name), MaximumRetryCount: hc.RestartPolicy.MaximumRetryCount},
-		AutoRemove:     hc.AutoRemove,
-		LogConfig:      engine.LogConfig{Type: hc.LogConfig.Type, Config: hc.LogConfig.Config},
-		CapAdd:         hc.CapAdd,
-		CapDrop:        hc.CapDrop,
-		Privileged:     hc.Privileged,
-		ReadonlyRootfs: hc.ReadonlyRootfs,
-		SecurityOpt:    hc.SecurityOpt,
-		Tmpfs:          hc.Tmpfs,
-		ShmSize:        hc.ShmSize,
-		Sysctls:        hc.Sysctls,
-		OomScoreAdj:    hc.OomScoreAdj,
-		GroupAdd:       hc.GroupAdd,
-		Init:           hc.Init,
-		IpcMode:        string(hc.IpcMode),
-		PidMode:        string(hc.PidMode),
-		UTSMode:        string(hc.UTSMode),
-		CgroupParent:   hc.CgroupParent,
-		Resources:      engineResources(&hc.Resources),
-		DNSSearch:      hc.DNSSearch,
-		DNSOptions:     hc.DNSOptions,
-		ExtraHosts:     hc.ExtraHosts,
-		ConsoleSize:    hc.ConsoleSize,
+		NetworkMode:     string(hc.NetworkMode),
+		RestartPolicy:   engine.RestartPolicy{Name: string(hc.RestartPolicy.Name), MaximumRetryCount: hc.RestartPolicy.MaximumRetryCount},
+		AutoRemove:      hc.AutoRemove,
+		LogConfig:       engine.LogConfig{Type: hc.LogConfig.Type, Config: hc.LogConfig.Config},
+		CapAdd:          hc.CapAdd,
+		CapDrop:         hc.CapDrop,
+		Privileged:      hc.Privileged,
+		ReadonlyRootfs:  hc.ReadonlyRootfs,
+		SecurityOpt:     hc.SecurityOpt,
+		Tmpfs:           hc.Tmpfs,
+		ShmSize:         hc.ShmSize,
+		Sysctls:         hc.Sysctls,
+		OomScoreAdj:     hc.OomScoreAdj,
+		GroupAdd:        hc.GroupAdd,
+		Init:            hc.Init,
+		IpcMode:         string(hc.IpcMode),
+		PidMode:         string(hc.PidMode),
+		UTSMode:         string(hc.UTSMode),
+		CgroupParent:    hc.CgroupParent,
+		Resources:       engineResources(&hc.Resources),
+		DNSSearch:       hc.DNSSearch,
+		DNSOptions:      hc.DNSOptions,
+		ExtraHosts:      hc.ExtraHosts,
+		ConsoleSize:     hc.ConsoleSize,
+		PortBindings:    enginePortBindings(hc.PortBindings),
+		PublishAllPorts: hc.PublishAllPorts,
 	}
 	for _, a := range hc.DNS {
 		e.DNS = append(e.DNS, a.String())
@@ -82,9 +84,12 @@ func engineCreate(name string, cfg *container.Config, hc *container.HostConfig) 
 	bad := func(format string, args ...any) (engine.CreateRequest, error) {
 		return engine.CreateRequest{}, fmt.Errorf(format+": %w", append(args, errdefs.ErrInvalidArgument)...)
 	}
+	for p := range hc.PortBindings {
+		if !p.IsValid() {
+			return bad("invalid port binding: no container port")
+		}
+	}
 	switch {
-	case len(hc.PortBindings) > 0 || hc.PublishAllPorts:
-		return bad("publishing ports needs bridge networking, which berth does not have yet")
 	case len(hc.VolumesFrom) > 0:
 		return bad("--volumes-from is not supported yet")
 	case len(hc.Links) > 0:
@@ -112,7 +117,22 @@ func engineCreate(name string, cfg *container.Config, hc *container.HostConfig) 
 		}
 		e.Mounts = append(e.Mounts, sm)
 	}
-	return engine.CreateRequest{Name: name, Config: c, HostConfig: e}, nil
+	var nets map[string]*engine.EndpointSettings
+	if nc != nil {
+		var err error
+		if nets, err = engineEndpoints(nc.EndpointsConfig); err != nil {
+			return engine.CreateRequest{}, err
+		}
+		// The docker CLI names the network mode's network with nothing
+		// asked of it; that says no more than the mode.
+		mode := orDefault(e.NetworkMode, "default")
+		for name, s := range nets {
+			if (name == mode || name == "bridge" && mode == "default") && len(s.Aliases) == 0 && s.IPv4Address == "" && s.IPv6Address == "" {
+				delete(nets, name)
+			}
+		}
+	}
+	return engine.CreateRequest{Name: name, Config: c, HostConfig: e, Networks: nets}, nil
 }
 
 // parseBind parses -v /host:/ctr[:opts]. Named volumes come with volumes.
@@ -244,30 +264,32 @@ func inspectResponse(c *engine.Container, execIDs []string) container.InspectRes
 			StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
 	}
 	ahc := &container.HostConfig{
-		NetworkMode:    container.NetworkMode(hc.NetworkMode),
-		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyMode(orNo(hc.RestartPolicy.Name)), MaximumRetryCount: hc.RestartPolicy.MaximumRetryCount},
-		AutoRemove:     hc.AutoRemove,
-		LogConfig:      container.LogConfig{Type: hc.LogConfig.Type, Config: hc.LogConfig.Config},
-		CapAdd:         hc.CapAdd,
-		CapDrop:        hc.CapDrop,
-		Privileged:     hc.Privileged,
-		ReadonlyRootfs: hc.ReadonlyRootfs,
-		SecurityOpt:    hc.SecurityOpt,
-		Tmpfs:          hc.Tmpfs,
-		ShmSize:        shmSize(hc.ShmSize),
-		Sysctls:        hc.Sysctls,
-		OomScoreAdj:    hc.OomScoreAdj,
-		GroupAdd:       hc.GroupAdd,
-		Init:           hc.Init,
-		IpcMode:        container.IpcMode(orDefault(hc.IpcMode, "private")),
-		PidMode:        container.PidMode(hc.PidMode),
-		UTSMode:        container.UTSMode(hc.UTSMode),
-		CgroupnsMode:   container.CgroupnsModeHost,
-		DNSSearch:      hc.DNSSearch,
-		DNSOptions:     hc.DNSOptions,
-		ExtraHosts:     hc.ExtraHosts,
-		ConsoleSize:    hc.ConsoleSize,
-		Resources:      apiResources(hc.Resources, hc.Ulimits, hc.Devices, hc.CgroupParent),
+		NetworkMode:     container.NetworkMode(hc.NetworkMode),
+		RestartPolicy:   container.RestartPolicy{Name: container.RestartPolicyMode(orNo(hc.RestartPolicy.Name)), MaximumRetryCount: hc.RestartPolicy.MaximumRetryCount},
+		AutoRemove:      hc.AutoRemove,
+		LogConfig:       container.LogConfig{Type: hc.LogConfig.Type, Config: hc.LogConfig.Config},
+		CapAdd:          hc.CapAdd,
+		CapDrop:         hc.CapDrop,
+		Privileged:      hc.Privileged,
+		ReadonlyRootfs:  hc.ReadonlyRootfs,
+		SecurityOpt:     hc.SecurityOpt,
+		Tmpfs:           hc.Tmpfs,
+		ShmSize:         shmSize(hc.ShmSize),
+		Sysctls:         hc.Sysctls,
+		OomScoreAdj:     hc.OomScoreAdj,
+		GroupAdd:        hc.GroupAdd,
+		Init:            hc.Init,
+		IpcMode:         container.IpcMode(orDefault(hc.IpcMode, "private")),
+		PidMode:         container.PidMode(hc.PidMode),
+		UTSMode:         container.UTSMode(hc.UTSMode),
+		CgroupnsMode:    container.CgroupnsModeHost,
+		DNSSearch:       hc.DNSSearch,
+		DNSOptions:      hc.DNSOptions,
+		ExtraHosts:      hc.ExtraHosts,
+		ConsoleSize:     hc.ConsoleSize,
+		Resources:       apiResources(hc.Resources, hc.Ulimits, hc.Devices, hc.CgroupParent),
+		PortBindings:    apiPortBindings(hc.PortBindings),
+		PublishAllPorts: hc.PublishAllPorts,
 	}
 	if ahc.LogConfig.Config == nil {
 		ahc.LogConfig.Config = map[string]string{}
@@ -285,7 +307,7 @@ func inspectResponse(c *engine.Container, execIDs []string) container.InspectRes
 		Image: c.ImageID.String(), ResolvConfPath: c.ResolvConfPath, HostnamePath: c.HostnamePath,
 		HostsPath: c.HostsPath, LogPath: c.LogPath, Name: "/" + c.Name, RestartCount: c.RestartCount,
 		Driver: "overlay2", Platform: "linux", ExecIDs: execIDs, HostConfig: ahc, Mounts: mounts,
-		Config: cfg, NetworkSettings: &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{}},
+		Config: cfg, NetworkSettings: networkSettings(c),
 	}
 }
 

@@ -58,6 +58,7 @@ func (s *Server) routes() {
 	s.imageRoutes()
 	s.containerRoutes()
 	s.opsRoutes()
+	s.networkRoutes()
 	s.mux.HandleFunc("GET /system/df", s.diskUsage)
 }
 

@@ -37,7 +37,8 @@ func TestRoutesAreInSwagger(t *testing.T) {
 	}
 	// The routes, with {rest...} expanded to the sub-resources served.
 	routes := []string{"/_ping", "/version", "/info", "/system/df", "/images/json", "/images/create", "/images/prune",
-		"/images/load", "/images/get", "/images/*/json", "/images/*/history", "/images/*/tag", "/images/*/get", "/images/*"}
+		"/images/load", "/images/get", "/images/*/json", "/images/*/history", "/images/*/tag", "/images/*/get", "/images/*",
+		"/networks", "/networks/create", "/networks/prune", "/networks/*", "/networks/*/connect", "/networks/*/disconnect"}
 	s := New(Config{}, nil, nil, nil)
 	for _, r := range routes {
 		if !paths[r] {

@@ -109,10 +109,13 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 		Runtimes:           map[string]system.RuntimeWithStatus{"berth": {Runtime: system.Runtime{Path: "berth runtime"}}},
 		DefaultRuntime:     "berth",
 		SecurityOptions:    []string{"name=seccomp,profile=builtin", "name=cgroupns"},
-		Plugins:            system.PluginsInfo{Log: []string{"json-file"}},
+		Plugins:            system.PluginsInfo{Log: []string{"json-file"}, Network: []string{"host", "null"}},
 		Swarm:              swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
 		LiveRestoreEnabled: true,
 		IndexServerAddress: "https://index.docker.io/v1/",
+	}
+	if s.networks() != nil {
+		info.Plugins.Network = []string{"bridge", "host", "null"}
 	}
 	writeJSON(w, http.StatusOK, info)
 }

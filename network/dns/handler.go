@@ -12,7 +12,14 @@ import (
 // handler answers queries that arrive on one of network's addresses.
 func (s *Server) handler(ctx context.Context, network string, tcp bool) dns.Handler {
 	return dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		resp := s.answer(ctx, network, tcp, q)
+		var client netip.Addr
+		switch a := w.RemoteAddr().(type) {
+		case *net.UDPAddr:
+			client, _ = netip.AddrFromSlice(a.IP)
+		case *net.TCPAddr:
+			client, _ = netip.AddrFromSlice(a.IP)
+		}
+		resp := s.answer(ctx, network, tcp, client, q)
 		if resp == nil {
 			return
 		}
@@ -33,7 +40,7 @@ func replySize(q *dns.Msg, tcp bool) int {
 	return size
 }
 
-func (s *Server) answer(ctx context.Context, network string, tcp bool, q *dns.Msg) *dns.Msg {
+func (s *Server) answer(ctx context.Context, network string, tcp bool, client netip.Addr, q *dns.Msg) *dns.Msg {
 	if q.Response {
 		return nil
 	}
@@ -46,7 +53,7 @@ func (s *Server) answer(ctx context.Context, network string, tcp bool, q *dns.Ms
 	if resp := s.local(network, q); resp != nil {
 		return resp
 	}
-	return s.forward(ctx, tcp, q)
+	return s.forward(ctx, tcp, client, q)
 }
 
 // reply is an empty answer to q with rcode.
@@ -100,14 +107,14 @@ func (s *Server) local(network string, q *dns.Msg) *dns.Msg {
 }
 
 // forward asks the upstreams in turn; SERVFAIL if none answers.
-func (s *Server) forward(ctx context.Context, tcp bool, q *dns.Msg) *dns.Msg {
+func (s *Server) forward(ctx context.Context, tcp bool, client netip.Addr, q *dns.Msg) *dns.Msg {
 	select {
 	case s.forwards <- struct{}{}:
 		defer func() { <-s.forwards }()
 	default:
 		return s.reply(q, dns.RcodeServerFailure)
 	}
-	for _, up := range s.forwardTargets() {
+	for _, up := range s.forwardTargets(client) {
 		if ctx.Err() != nil {
 			break
 		}

@@ -69,6 +69,9 @@ type Server struct {
 
 	mu        sync.RWMutex
 	upstreams []netip.AddrPort
+	// clients are the upstreams of clients that have their own (a
+	// container's --dns), by the client's address.
+	clients   map[netip.Addr][]netip.AddrPort
 	tables    map[string]*table      // network -> names
 	listeners map[string][]*listener // network -> its addresses
 	closed    bool
@@ -93,6 +96,7 @@ func New(upstreams []netip.AddrPort, opts Options) *Server {
 		opts:      opts,
 		forwards:  make(chan struct{}, maxForwards),
 		upstreams: slices.Clone(upstreams),
+		clients:   map[netip.Addr][]netip.AddrPort{},
 		tables:    map[string]*table{},
 		listeners: map[string][]*listener{},
 	}
@@ -311,6 +315,19 @@ func (s *Server) SetUpstreams(upstreams []netip.AddrPort) {
 	s.mu.Unlock()
 }
 
+// SetClientUpstreams makes the names client (an address) asks for, and
+// that are not known locally, go to upstreams instead of the server's
+// (Docker's per-container --dns); no upstreams forgets the client's.
+func (s *Server) SetClientUpstreams(client netip.Addr, upstreams []netip.AddrPort) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(upstreams) == 0 {
+		delete(s.clients, canon(client))
+		return
+	}
+	s.clients[canon(client)] = slices.Clone(upstreams)
+}
+
 // lookup answers a name from network's table: its addresses (rotated) and
 // whether it is known.
 func (s *Server) lookup(network, name string) ([]netip.Addr, bool) {
@@ -331,14 +348,18 @@ func (s *Server) lookupPTR(network string, ip netip.Addr) (string, bool) {
 	return "", false
 }
 
-// forwardTargets returns the upstreams, without the server's own addresses
-// (a loop).
-func (s *Server) forwardTargets() []netip.AddrPort {
+// forwardTargets returns the upstreams of client (its own, or the
+// server's), without the server's own addresses (a loop).
+func (s *Server) forwardTargets(client netip.Addr) []netip.AddrPort {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]netip.AddrPort, 0, len(s.upstreams))
+	ups, own := s.clients[canon(client)]
+	if !own {
+		ups = s.upstreams
+	}
+	out := make([]netip.AddrPort, 0, len(ups))
 next:
-	for _, up := range s.upstreams {
+	for _, up := range ups {
 		for _, ls := range s.listeners {
 			for _, l := range ls {
 				if l.ap == netip.AddrPortFrom(canon(up.Addr()), up.Port()) {

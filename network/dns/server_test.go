@@ -476,3 +476,17 @@ func TestBounds(t *testing.T) {
 	}
 	<-done
 }
+
+func TestClientUpstreams(t *testing.T) {
+	up := newUpstream(t, "127.0.54.7", answering)
+	s := newServer(t) // no upstreams of its own
+	ap := listen(t, s, "front", "127.0.53.7")
+	expect(t, query(t, ap, "udp", "ext.example.", dns.TypeA), dns.RcodeServerFailure)
+	// The test's queries come from 127.0.0.1: that client has its own.
+	s.SetClientUpstreams(netip.MustParseAddr("127.0.0.1"), []netip.AddrPort{up.ap})
+	expect(t, query(t, ap, "udp", "ext.example.", dns.TypeA), dns.RcodeSuccess, extIP.String())
+	expect(t, query(t, ap, "tcp", "ext.example.", dns.TypeA), dns.RcodeSuccess, extIP.String())
+	s.SetClientUpstreams(netip.MustParseAddr("127.0.0.2"), []netip.AddrPort{up.ap})
+	s.SetClientUpstreams(netip.MustParseAddr("127.0.0.1"), nil)
+	expect(t, query(t, ap, "udp", "ext.example.", dns.TypeA), dns.RcodeServerFailure)
+}

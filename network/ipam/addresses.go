@@ -49,7 +49,7 @@ func (s *Store) Allocate(networkName, owner string, want netip.Addr) (netip.Addr
 		}
 	}
 	n.Allocated[ip] = owner
-	if err := s.commit(map[string]*network{n.Name: n}); err != nil {
+	if err := s.commit(map[string]*network{n.Name: n}, false); err != nil {
 		return netip.Addr{}, err
 	}
 	return ip, nil
@@ -69,7 +69,7 @@ func (s *Store) Release(networkName string, ip netip.Addr) error {
 	}
 	n := old.clone()
 	delete(n.Allocated, ip)
-	return s.commit(map[string]*network{n.Name: n})
+	return s.commit(map[string]*network{n.Name: n}, false)
 }
 
 // ReleaseOwner frees every address owner holds, in every network. Holding
@@ -97,7 +97,7 @@ func (s *Store) ReleaseOwner(owner string) error {
 	if len(changed) == 0 {
 		return nil
 	}
-	return s.commit(changed)
+	return s.commit(changed, false)
 }
 
 // pool is where automatic addresses come from.

@@ -173,9 +173,14 @@ func (n *network) clone() *network {
 }
 
 // commit writes the store with the given networks replaced (a nil value
-// removes the network) and, once the file is safely on disk, makes the
-// change visible. On error nothing has changed. s.mu is held.
-func (s *Store) commit(changed map[string]*network) error {
+// removes the network) and, once the file is written, makes the change
+// visible. On error nothing has changed. s.mu is held.
+//
+// Networks are written durably (fsync). Addresses are written atomically
+// but without fsync: they survive a daemon crash (the page cache does),
+// and a host crash ends every container, whose addresses the daemon then
+// releases; an fsync would cost each container start a few milliseconds.
+func (s *Store) commit(changed map[string]*network, durable bool) error {
 	next := make(map[string]*network, len(s.nets)+1)
 	for name, n := range s.nets {
 		next[name] = n
@@ -199,7 +204,11 @@ func (s *Store) commit(changed map[string]*network) error {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(s.path, append(data, '\n'), 0o600); err != nil {
+	write := atomicfile.Replace
+	if durable {
+		write = atomicfile.WriteFile
+	}
+	if err := write(s.path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("ipam state %s: %w", s.path, err)
 	}
 	s.nets = next

@@ -751,3 +751,22 @@ func TestConcurrent(t *testing.T) {
 		t.Error("the state file differs from memory")
 	}
 }
+
+func TestDefaultPool6(t *testing.T) {
+	s, _ := openTemp(t)
+	a := mustAdd(t, s, "a/6", NetworkSpec{IPv6: true})
+	b := mustAdd(t, s, "b/6", NetworkSpec{IPv6: true})
+	if a.Subnet != pfx("fd42:b3e7:c0de::/64") || a.Gateway != addr("fd42:b3e7:c0de::1") {
+		t.Errorf("first IPv6 network: %s gateway %s", a.Subnet, a.Gateway)
+	}
+	if b.Subnet != pfx("fd42:b3e7:c0de:1::/64") {
+		t.Errorf("second IPv6 network: %s", b.Subnet)
+	}
+	// An IPv4 network without a subnet still comes from the IPv4 pools.
+	if c := mustAdd(t, s, "c", NetworkSpec{}); !c.Subnet.Addr().Is4() {
+		t.Errorf("IPv4 network got %s", c.Subnet)
+	}
+	if ip := mustAlloc(t, s, "a/6", "x"); !a.Subnet.Contains(ip) || ip == a.Gateway {
+		t.Errorf("address on the IPv6 network: %s", ip)
+	}
+}

@@ -24,12 +24,19 @@ func DefaultPools() []Pool {
 	return append(pools, Pool{Base: netip.MustParsePrefix("192.168.0.0/16"), Size: 20})
 }
 
+// DefaultPool6 is where IPv6 subnets come from when none is given: a fixed
+// unique local (ULA) /48 of berth's, cut into /64s.
+func DefaultPool6() Pool {
+	return Pool{Base: netip.MustParsePrefix("fd42:b3e7:c0de::/48"), Size: 64}
+}
+
 // NetworkSpec is what a user asks of a network's addressing
 // (docker network create --subnet, --ip-range, --gateway).
 type NetworkSpec struct {
 	Subnet  netip.Prefix // zero: the first free subnet of DefaultPools
 	IPRange netip.Prefix // zero: the whole subnet
 	Gateway netip.Addr   // zero: the first address automatic allocation would give
+	IPv6    bool         // with no Subnet: take one from DefaultPool6
 }
 
 // AddNetwork records a network and reserves its subnet.
@@ -37,7 +44,7 @@ type NetworkSpec struct {
 // An explicit subnet must be canonical (no host bits set), at most a /30
 // (IPv4) or /126 (IPv6), and must not overlap another network's subnet; it
 // may overlap a route of the host, as in Docker. Without one, the first
-// subnet of DefaultPools (IPv4) that overlaps neither another network nor a
+// subnet of DefaultPools (IPv4; DefaultPool6 with spec.IPv6) that overlaps neither another network nor a
 // prefix for which inUse (may be nil) reports true is taken. inUse is
 // called with the store locked: it must not call the Store.
 //
@@ -59,7 +66,7 @@ func (s *Store) AddNetwork(name string, spec NetworkSpec, inUse func(netip.Prefi
 		if spec.IPRange.IsValid() || spec.Gateway.IsValid() {
 			return nil, fmt.Errorf("invalid network config: an ip-range or a gateway needs a subnet: %w", errdefs.ErrInvalidArgument)
 		}
-		subnet, err := s.pickSubnet(inUse)
+		subnet, err := s.pickSubnet(spec.IPv6, inUse)
 		if err != nil {
 			return nil, err
 		}
@@ -89,7 +96,7 @@ func (s *Store) AddNetwork(name string, spec NetworkSpec, inUse func(netip.Prefi
 		}
 		n.Gateway = gw
 	}
-	if err := s.commit(map[string]*network{name: n}); err != nil {
+	if err := s.commit(map[string]*network{name: n}, true); err != nil {
 		return nil, err
 	}
 	return n.public(), nil
@@ -108,13 +115,18 @@ func (s *Store) RemoveNetwork(name string) error {
 	if len(n.Allocated) > 0 {
 		return fmt.Errorf("error while removing network: network %s has active endpoints (%d addresses allocated): %w", name, len(n.Allocated), errdefs.ErrConflict)
 	}
-	return s.commit(map[string]*network{name: nil})
+	return s.commit(map[string]*network{name: nil}, true)
 }
 
 // pickSubnet returns the first subnet of the default pools that overlaps no
 // network and that inUse does not claim. s.mu is held.
-func (s *Store) pickSubnet(inUse func(netip.Prefix) bool) (netip.Prefix, error) {
-	for _, pool := range DefaultPools() {
+func (s *Store) pickSubnet(v6 bool, inUse func(netip.Prefix) bool) (netip.Prefix, error) {
+	pools := DefaultPools()
+	family := "IPv4"
+	if v6 {
+		pools, family = []Pool{DefaultPool6()}, "IPv6"
+	}
+	for _, pool := range pools {
 		for p := range subnetsOf(pool) {
 			if s.overlapsNetwork(p) || (inUse != nil && inUse(p)) {
 				continue
@@ -122,7 +134,7 @@ func (s *Store) pickSubnet(inUse func(netip.Prefix) bool) (netip.Prefix, error) 
 			return p, nil
 		}
 	}
-	return netip.Prefix{}, fmt.Errorf("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network: %w", errdefs.ErrConflict)
+	return netip.Prefix{}, fmt.Errorf("could not find an available, non-overlapping %s address pool among the defaults to assign to the network: %w", family, errdefs.ErrConflict)
 }
 
 func (s *Store) overlapsNetwork(p netip.Prefix) bool {
