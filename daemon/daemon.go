@@ -88,6 +88,21 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer lock.Close()
+	// The API's sockets first: a daemon that cannot serve fails before it
+	// touches anything (the host's network above all).
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for _, h := range cfg.Hosts {
+		ln, err := listen(h)
+		if err != nil {
+			return err
+		}
+		lns = append(lns, ln)
+	}
 
 	blobs, err := content.Open(filepath.Join(cfg.DataRoot, "content"))
 	if err != nil {
@@ -138,19 +153,6 @@ func Run(ctx context.Context, cfg Config) error {
 	defer endStreams()
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return reqCtx }}
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	for _, h := range cfg.Hosts {
-		ln, err := listen(h)
-		if err != nil {
-			return err
-		}
-		lns = append(lns, ln)
-	}
 	errc := make(chan error, len(lns))
 	for _, ln := range lns {
 		go func(ln net.Listener) { errc <- hs.Serve(ln) }(ln)

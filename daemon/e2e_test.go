@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -12,9 +13,27 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	before := hostNetwork()
 	code := m.Run()
 	berthtest.Cleanup()
+	// Every test daemon runs in a network namespace of its own: the
+	// host's links and nftables tables must be as they were.
+	if after := hostNetwork(); after != before {
+		fmt.Fprintf(os.Stderr, "the tests changed the host's network:\nbefore: %s\nafter:  %s\n", before, after)
+		code = 1
+	}
 	os.Exit(code)
+}
+
+// hostNetwork describes the host's links and nftables tables.
+func hostNetwork() string {
+	links, _ := os.ReadDir("/sys/class/net")
+	var names []string
+	for _, l := range links {
+		names = append(names, l.Name())
+	}
+	tables, _ := exec.Command("nft", "list", "tables").Output()
+	return "links " + strings.Join(names, " ") + "; tables " + strings.Join(strings.Fields(string(tables)), " ")
 }
 
 // dockerCLI is the docker client on the PATH (28.2 here); the tests drive
@@ -130,11 +149,13 @@ func TestSocketIsRootOnlyAndDataRootIsLocked(t *testing.T) {
 		t.Errorf("socket mode %v, want 0660", fi.Mode().Perm())
 	}
 	b, _ := berthtest.Binary()
-	out, err := berthtest.Run(t, b, "daemon", "-H", "unix://"+t.TempDir()+"/other.sock", "--data-root", d.DataRoot, "--exec-root", t.TempDir())
+	// In the test daemon's network namespace: a daemon that got further
+	// than it should would make its bridge there, not on the host.
+	out, err := berthtest.Run(t, "nsenter", "--net="+d.NetNS, "--", b, "daemon", "-H", "unix://"+t.TempDir()+"/other.sock", "--data-root", d.DataRoot, "--exec-root", t.TempDir())
 	if err == nil || !strings.Contains(out, "another berth daemon is using --data-root") {
 		t.Fatalf("second daemon on the same data root: %v: %s", err, out)
 	}
-	out, err = berthtest.Run(t, b, "daemon", "-H", d.Host, "--data-root", t.TempDir(), "--exec-root", t.TempDir())
+	out, err = berthtest.Run(t, "nsenter", "--net="+d.NetNS, "--", b, "daemon", "-H", d.Host, "--data-root", t.TempDir(), "--exec-root", t.TempDir())
 	if err == nil || !strings.Contains(out, "another daemon is already serving there") {
 		t.Fatalf("second daemon on the same socket: %v: %s", err, out)
 	}

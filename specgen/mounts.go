@@ -154,7 +154,7 @@ func mounts(o *Options) ([]specs.Mount, string, error) {
 func depth(p string) int { return strings.Count(p, "/") }
 
 // target cleans a mount target and refuses what Docker (or the runtime)
-// refuses: a relative path, the root, and /proc itself.
+// refuses: a relative path, the root, and /proc and /sys themselves.
 func target(t, what string) (string, error) {
 	if !path.IsAbs(t) {
 		return "", invalid("%s target %q must be an absolute path", what, t)
@@ -163,8 +163,8 @@ func target(t, what string) (string, error) {
 	switch c {
 	case "/":
 		return "", invalid("%s target %q: cannot mount over the root", what, t)
-	case "/proc":
-		return "", invalid("%s target %q: cannot mount over /proc", what, t)
+	case "/proc", "/sys":
+		return "", invalid("%s target %q: cannot mount over %s", what, t, c)
 	}
 	return c, nil
 }

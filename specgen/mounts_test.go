@@ -134,13 +134,20 @@ func TestMountsOverrideDefaults(t *testing.T) {
 	if m := mountAt(t, s, "/etc/hosts"); m.Source != "/etc/hosts" {
 		t.Errorf("/etc/hosts %+v", m)
 	}
-	// A mount on /dev replaces everything below it too; /sys may be bound.
+	// A mount on /dev replaces everything below it too.
 	s = generate(t, func(o *Options) {
-		o.Mounts = []Mount{{Type: "bind", Source: "/dev", Target: "/dev"}, {Type: "bind", Source: "/sys", Target: "/sys", ReadOnly: true}}
+		o.Mounts = []Mount{{Type: "bind", Source: "/dev", Target: "/dev"}}
 	})
-	want := []string{"/proc", "/sys/fs/cgroup", "/dev", "/sys", "/etc/resolv.conf", "/etc/hostname", "/etc/hosts"}
+	want := []string{"/proc", "/sys", "/sys/fs/cgroup", "/dev", "/etc/resolv.conf", "/etc/hostname", "/etc/hosts"}
 	if got := destinations(s.Mounts); !reflect.DeepEqual(got, want) {
-		t.Errorf("with /dev and /sys bound\n got %q\nwant %q", got, want)
+		t.Errorf("with /dev bound\n got %q\nwant %q", got, want)
+	}
+	// /proc and /sys themselves are refused (below them is allowed).
+	for _, dst := range []string{"/sys", "/sys/", "/proc"} {
+		o := base()
+		o.Mounts = []Mount{{Type: "bind", Source: "/sys", Target: dst}}
+		_, err := Generate(o)
+		wantInvalid(t, err, "cannot mount over")
 	}
 	// Below /proc is allowed (lxcfs binds files over /proc/cpuinfo).
 	generate(t, func(o *Options) {

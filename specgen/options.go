@@ -93,7 +93,7 @@ type Options struct {
 
 // Mount is a bind, volume (a bind of the volume's directory) or tmpfs mount.
 type Mount struct {
-	Type         string   // "bind" or "tmpfs"
+	Type         string   // "bind" or "tmpfs" ("volume" before the engine resolves it)
 	Source       string   // host path for binds
 	Target       string   // absolute path in the container
 	ReadOnly     bool     //
@@ -102,6 +102,10 @@ type Mount struct {
 	TmpfsSize    int64    // bytes, 0 for the kernel's default
 	TmpfsMode    uint32   // 0 for 1777
 	Options      []string // extra mount options (e.g. "nosuid")
+	// NoCopy is volume-nocopy. Type "volume" mounts (Source: the volume's
+	// name, "" for a new anonymous one) are the engine's: it turns them
+	// into binds of the volume's directory before Generate.
+	NoCopy bool `json:",omitempty"`
 }
 
 // Device is a --device HOST[:CONTAINER[:PERMS]].
