@@ -7,8 +7,8 @@
 #   - `run --rm busybox true` with `--network none`, interleaved round-robin
 #     (order rotated each round): berth (docker CLI), berth (its own CLI),
 #     dockerd (docker CLI), podman, bare `crun run` of a busybox bundle; and
-#     berth with its default network (which is "none" until bridge networking
-#     lands, so it does not touch the host);
+#     berth with its default network (its bridge; bench/network compares the
+#     bridges' costs);
 #   - the API calls of one such run (create, attach, start, exit + removal),
 #     made one by one over the socket, for berth and dockerd;
 #   - N (50) × `run -d --network none busybox sleep 600` per engine,
@@ -22,8 +22,10 @@
 # Everything runs privately under one short temp dir (the berth exec root must
 # stay short: unix socket paths): a berth daemon, a containerd and a dockerd
 # of the script's own (no bridge, no iptables, no ip_forward), podman with its
-# own root, runroot, tmpdir and config. No container has a network: nothing
-# leaves the machine and the host's network is not changed (checked at exit).
+# own root, runroot, tmpdir and config. The berth daemon runs in a network
+# namespace of the script's own, where its bridge and nftables table live.
+# Nothing leaves the machine and the host's network is not changed (checked
+# at exit).
 # The default-network figures of docker and podman are not measured: docker
 # runs here without its bridge, and podman's default (netavark bridge) adds
 # iptables rules and turns on ip_forward.
@@ -60,11 +62,8 @@ CRUN=${CRUN:-crun}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 IMG=busybox:latest
 
-log() { printf '[bench] %s\n' "$*" >&2; }
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/../lib.sh"
-die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
-want() { case " $ENGINES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (the engines need it)"
 for t in go jq timeout; do command -v $t >/dev/null || die "$t is needed"; done
@@ -84,53 +83,17 @@ HOST_PATHS="/run/docker /run/containerd /run/containers /run/libpod /run/berth /
 /root/.docker /root/.config/containers /root/.local/share/containers"
 HOST_BEFORE=$(mktemp /tmp/cb-host.XXXXXX)
 host_state >"$HOST_BEFORE"
-# berth installs its init program in runtime.DefaultInitDir whatever the exec root.
-INITDIR=/run/berth/init
-INIT_BEFORE=$(ls "$INITDIR" 2>/dev/null | sort | tr '\n' ' ')
 
 # ---------------------------------------------------------------- cleanup
 # Supervisors of our containers: their command lines name the temp dir.
 # berth's are "berth shim --spare DIR" (a shim is started ahead of its
-# container): the count includes the one idle spare.
-SHIM_RE_berth="^berth shim (--spare )?$T/"
-SHIM_RE_docker="containerd-shim-runc-v2 .*$T/"
-SHIM_RE_podman="conmon .*$T/"
-pids_matching() { # regex -> pids whose command line matches
-	local d
-	for d in /proc/[0-9]*; do
-		[ "${d#/proc/}" = "$$" ] && continue
-		{ tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -qE "$1" && echo "${d#/proc/}"
-	done
-	return 0
-}
-ours() { # pid -> 0 if alive and ours (started by us, or naming the temp dir)
-	local p
-	[ -r "/proc/$1/cmdline" ] || return 1
-	for p in "${STARTED[@]}"; do [ "$p" = "$1" ] && return 0; done
-	{ tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -qF "$T"
-}
-stop_pid() { # pid seconds
-	local pid=$1 secs=$2 i
-	ours "$pid" || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < secs * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "cleanup: pid $pid did not stop in ${secs}s, killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-remove_all() { # engine: remove every container it holds, one at a time (dockerd deadlocks on parallel rm)
-	local e=$1 ids id
-	clicmd "$e"
-	ids=$(timeout 30 "${CLI[@]}" ps -aq 2>/dev/null) || return 0
-	for id in $ids; do timeout 60 "${CLI[@]}" rm -f "${RMARGS[@]}" "$id" >/dev/null 2>&1 || true; done
-}
+# container): the count includes the one idle spare. Read as ${!re_var}.
+# shellcheck disable=SC2034
+SHIM_RE_berth="^berth shim (--spare )?$T/" \
+	SHIM_RE_docker="containerd-shim-runc-v2 .*$T/" \
+	SHIM_RE_podman="conmon .*$T/"
 cleanup() {
-	local rc=$? i m p e
+	local rc=$? e id
 	set +e
 	trap - INT TERM
 	for e in "${ACTIVE[@]}"; do
@@ -140,36 +103,7 @@ cleanup() {
 	if [ -d "$T/crunroot" ]; then
 		for id in $(ls "$T/crunroot" 2>/dev/null); do "$CRUN" --root "$T/crunroot" delete -f "$id" >/dev/null 2>&1; done
 	fi
-	# Daemons, last started first.
-	for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do stop_pid "${STARTED[$i]}" 30; done
-	# Supervisors (and their containers) still alive: by pid, only those naming $T.
-	for re in "$SHIM_RE_berth" "$SHIM_RE_docker" "$SHIM_RE_podman" "$T/"; do
-		for p in $(pids_matching "$re"); do
-			ours "$p" || continue
-			log "cleanup: stopping leftover pid $p ($(tr '\0' ' ' <"/proc/$p/cmdline" | cut -c1-80))"
-			kill -KILL "$p" 2>/dev/null
-		done
-	done
-	sleep 0.5
-	for m in $(awk -v t="$T/" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
-		umount "$m" 2>/dev/null || umount -l "$m"
-	done
-	if [ "${KEEP_TMP:-0}" = 1 ]; then log "kept $T"; else rm -rf "$T" 2>/dev/null || rm -rf "$T"; fi
-	for p in $HOST_PATHS; do
-		grep -q "^path $p " "$HOST_BEFORE" && continue
-		[ -d "$p" ] || continue
-		find "$p" -depth -type d -empty -delete 2>/dev/null
-		[ -e "$p" ] && log "WARNING: the run created $p (not empty, left in place)"
-	done
-	host_state >"$HOST_BEFORE.after"
-	if ! diff -q "$HOST_BEFORE" "$HOST_BEFORE.after" >/dev/null; then
-		log "WARNING: the host differs from before the run:"
-		diff "$HOST_BEFORE" "$HOST_BEFORE.after" | grep '^[<>]' | sed 's/^/[bench]   /' >&2
-	else
-		log "host state as before the run (network, nft/iptables, engine paths)"
-	fi
-	rm -f "$HOST_BEFORE" "$HOST_BEFORE.after"
-	exit $rc
+	teardown "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -179,100 +113,15 @@ log "temp dir $T"
 (cd "$REPO" && go build -o "$T/ctrbench" ./bench/containers/ctrbench) || die "cannot build bench/containers/ctrbench"
 CB=$T/ctrbench
 
-# A busybox root: the static binary, its applet links, passwd and group.
 R=$T/bundle/rootfs
-mkdir -p "$R/bin" "$R/etc" "$R/proc" "$R/sys" "$R/dev" "$R/tmp" "$R/root"
-cp "$BUSYBOX" "$R/bin/busybox"
-for p in $("$BUSYBOX" --list-full); do
-	mkdir -p "$R/$(dirname "$p")"
-	[ -e "$R/$p" ] || [ -L "$R/$p" ] || ln -s /bin/busybox "$R/$p"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$R/etc/passwd"
-printf 'root:x:0:\nnobody:x:65534:\n' >"$R/etc/group"
+busybox_rootfs "$R"
 tar -C "$R" --numeric-owner -cf "$T/busybox.tar" .
 log "image: $(du -h "$T/busybox.tar" | cut -f1) tar, $(find "$R" | wc -l) entries"
 
 # ---------------------------------------------------------------- engines
-export DOCKER_CONFIG=$T/docker-cli # no user config, no credential helpers
-unset DOCKER_HOST DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
-mkdir -p "$DOCKER_CONFIG"
-echo '{}' >"$DOCKER_CONFIG/config.json" # podman reads it too (auth)
-not_available() { # engine reason
-	[ "$1" = berth ] && die "berth: $2"
-	log "$1: $2; not measured"
-	WHY[$1]=$2
-}
-first_line() { head -n1 "$1" 2>/dev/null | cut -c1-160; }
-wait_api() { # engine host pid log
-	local i
-	for ((i = 0; i < 300; i++)); do
-		kill -0 "$3" 2>/dev/null || { log "$1 exited: $(tail -n3 "$4" | tr '\n' ' ' | cut -c1-300)"; return 1; }
-		timeout 5 "$DOCKER_CLI" -H "$2" version --format '{{.Server.APIVersion}}' >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	log "$1 did not answer on $2 in 60 s"
-	return 1
-}
-berth_stale() {
-	find "$REPO" \( -name '*.go' -o -name go.mod -o -name go.sum -o -name Makefile -o -name '*.c' \) \
-		-newer "$1" -not -name '*_test.go' -not -path "$REPO/bench/*" -not -path '*/testdata/*' \
-		-not -path "$REPO/.git/*" -print -quit
-}
-
-start_berth() {
-	local bin=${BERTH:-$REPO/bin/berth} stale=""
-	if [ -z "${BERTH:-}" ] && [ "${BENCH_BUILD:-1}" = 1 ]; then
-		[ -x "$bin" ] && stale=$(berth_stale "$bin")
-		if [ ! -x "$bin" ] || [ -n "$stale" ]; then
-			log "building berth with make (${stale:-$bin missing}${stale:+ is newer than $bin})"
-			(cd "$REPO" && timeout 1200 make berth) >"$T/make.log" 2>&1 || { tail -n 20 "$T/make.log" >&2; die "berth: build failed"; }
-		fi
-	fi
-	[ -x "$bin" ] || die "berth: missing $bin"
-	mkdir -p "$T/bin" "$T/berth"
-	cp "$bin" "$T/bin/berth" # a rebuild by someone else during the run changes nothing
-	BERTHBIN=$T/bin/berth
-	LABEL[berth]="berth $("$BERTHBIN" --version 2>/dev/null | sed 's/^berth version //' | cut -c1-40)"
-	BSOCK=unix://$T/berth/berth.sock
-	"$BERTHBIN" daemon -H "$BSOCK" --data-root "$T/berth/data" --exec-root "$T/bx" \
-		>"$T/berth/daemon.log" 2>&1 </dev/null &
-	PID[berth]=$!
-	STARTED+=("${PID[berth]}")
-	wait_api berth "$BSOCK" "${PID[berth]}" "$T/berth/daemon.log" || die "berth: the daemon did not start: $(first_line "$T/berth/daemon.log")"
-	ACTIVE+=(berth)
-}
+engine_env
 
 start_docker() { start_dockerd "$T/docker"; }
-
-start_podman() {
-	local p=$T/podman
-	command -v "$PODMAN" >/dev/null || { not_available podman "not installed"; return; }
-	mkdir -p "$p/root" "$p/run" "$p/tmp" "$p/networks"
-	# podman 4.3 asks for nofile 1048576 unless told otherwise (shared/notes/PEERS.md).
-	cat >"$p/containers.conf" <<-EOF
-		[containers]
-		default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-		[engine]
-		cgroup_manager = "cgroupfs"
-		events_logger = "file"
-		events_logfile_path = "$p/events.log"
-		[network]
-		network_config_dir = "$p/networks"
-	EOF
-	cat >"$p/storage.conf" <<-EOF
-		[storage]
-		driver = "overlay"
-		runroot = "$p/run"
-		graphroot = "$p/root"
-	EOF
-	# Read by podman only; exported so that the timed command line is podman's own.
-	export CONTAINERS_CONF=$p/containers.conf CONTAINERS_STORAGE_CONF=$p/storage.conf
-	PODMANCMD=("$(command -v "$PODMAN")" --root "$p/root" --runroot "$p/run" --tmpdir "$p/tmp"
-		--storage-driver overlay --cgroup-manager cgroupfs --events-backend file)
-	timeout 60 "${PODMANCMD[@]}" images -q >/dev/null 2>"$p/probe.err" || { not_available podman "does not start: $(first_line "$p/probe.err")"; return; }
-	LABEL[podman]="podman $("${PODMANCMD[@]}" --version | awk '{print $3}')"
-	ACTIVE+=(podman)
-}
 
 start_crun() {
 	command -v "$CRUN" >/dev/null || { not_available crun "not installed"; return; }
@@ -285,20 +134,9 @@ start_crun() {
 	ACTIVE+=(crun)
 }
 
-clicmd() { # engine -> CLI, and RMARGS: what makes `rm -f` kill at once
-	RMARGS=()
-	case $1 in
-	berth) CLI=("$DOCKER_CLI" -H "$BSOCK") ;;
-	berthcli) CLI=("$BERTHBIN" -H "$BSOCK") ;;
-	docker) CLI=("$DOCKER_CLI" -H "$DSOCK") ;;
-	# podman's rm -f stops with SIGTERM and the 10 s timeout first (sleep as pid 1 ignores it)
-	podman) CLI=("${PODMANCMD[@]}") RMARGS=(-t 0) ;;
-	esac
-}
-
 for e in $ENGINES; do
 	case $e in
-	berth) start_berth ;;
+	berth) make_netns berth && start_berth ;;
 	docker) start_docker ;;
 	podman) start_podman ;;
 	crun) start_crun ;;
@@ -320,16 +158,7 @@ for e in "${ACTIVE[@]}"; do
 		fi
 		continue
 	fi
-	clicmd "$e"
-	if ! timeout 120 "${CLI[@]}" import "$T/busybox.tar" "$IMG" >/dev/null 2>"$T/$e-import.err"; then
-		not_available "$e" "import failed: $(first_line "$T/$e-import.err")"
-		continue
-	fi
-	if ! timeout 60 "${CLI[@]}" run --rm --network none "$IMG" true </dev/null >"$T/$e-probe.out" 2>&1; then
-		not_available "$e" "run failed: $(first_line "$T/$e-probe.out")"
-		continue
-	fi
-	PROBED+=("$e")
+	import_probe "$e" "$T/busybox.tar" "$IMG" --network none && PROBED+=("$e")
 done
 has() { local x; for x in "${PROBED[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
 has berth || die "berth could not run the image"
@@ -416,7 +245,7 @@ repargs=(-label "berth=${LABEL[berth]} (docker CLI), --network none"
 	-label "berthcli=${LABEL[berth]} (berth CLI), --network none"
 	-label "eng:berth=${LABEL[berth]}"
 	-label "berthnosec=${LABEL[berth]} (docker CLI), --network none, seccomp=unconfined"
-	-label "berthdef=${LABEL[berth]} (docker CLI), default network (= none in berth today)")
+	-label "berthdef=${LABEL[berth]} (docker CLI), default network (its bridge)")
 for e in docker podman crun; do
 	if [ -n "${LABEL[$e]:-}" ]; then
 		repargs+=(-label "eng:$e=${LABEL[$e]}")
@@ -427,14 +256,7 @@ done
 repargs+=(-label "s:berth=berth (docker CLI)" -label "s:berthcli=berth (berth CLI)" -label s:docker=docker -label s:podman=podman -label "s:crun=bare crun" -label "s:berthnosec=berth (docker CLI, seccomp=unconfined)")
 repargs+=(-ratio berth=docker -ratio berth=podman -ratio berth=crun -ratio berthcli=crun -ratio berthnosec=crun -ratio docker=berth)
 
-. /etc/os-release
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-mem=$(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo)
-if [ -f /sys/fs/cgroup/cgroup.controllers ]; then cg="cgroup v2"; else
-	cg="cgroup v1 controllers + cgroup2 at /sys/fs/cgroup/unified holding '$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)'"
-fi
-fs=$(df -PT "$T" | awk 'NR==2 {print $2}')
-machine="$PRETTY_NAME ($(cat /etc/debian_version 2>/dev/null || echo ?)), kernel $(uname -r), $(nproc) cores ($cpu), $mem RAM, $cg, stores on $fs; $(date -u '+%Y-%m-%d %H:%M UTC')"
+machine=$(machine_line "$T")
 
 report=$T/report.md
 {
@@ -443,13 +265,9 @@ report=$T/report.md
 	echo "Clients: docker CLI $("$DOCKER_CLI" version --format '{{.Client.Version}}' 2>/dev/null) for berth and dockerd; berth's own CLI as a separate row; podman for podman. Image: busybox from Debian's busybox-static, imported into each engine. Other work on the machine (compiles, tests) adds noise: see the load averages."
 	echo
 	"$CB" report -runs "$T/runs.json" -api "$T/api.jsonl" -batch "$T/batch.jsonl" -mem "$MEM" "${repargs[@]}"
-	echo "- Default network: berth's default is \`none\` until bridge networking lands (the row above). docker runs here with \`--bridge=none\`, and podman's default (a netavark bridge) would add iptables rules and turn on ip_forward, so neither default-network figure is measured here (shared/notes/PEERS.md has docker 255 ms, podman 312 ms from an idle machine)."
+	echo "- Default network: berth's is its bridge (the row above; the berth daemon runs in a network namespace of the script's own, see bench/network for the bridges compared). docker runs here with \`--bridge=none\`, and podman's default (a netavark bridge) would add iptables rules and turn on ip_forward, so neither default-network figure is measured here (shared/notes/PEERS.md has docker 255 ms, podman 312 ms from an idle machine)."
 	echo "- podman has no daemon: its per-container process is conmon; \`podman\` itself exits after each command."
-	# New files there whose hash our binary names (other berths on the machine write there too).
-	new_init=""
-	for f in $(comm -13 <(echo "$INIT_BEFORE" | tr ' ' '\n' | sed '/^$/d') <(ls "$INITDIR" 2>/dev/null | sort)); do
-		grep -qaF "${f#berth-init-}" "$BERTHBIN" && new_init="$new_init $INITDIR/$f"
-	done
+	new_init=$(new_init_files)
 	if [ -n "$new_init" ]; then
 		echo "- berth wrote outside its --exec-root:$new_init (its init program: runtime.DefaultInitDir is fixed). Left in place, as another berth may use it."
 	fi

@@ -249,7 +249,8 @@ start_berth() {
 	LABEL[berth]="berth $("$BERTHBIN" --version 2>/dev/null | sed 's/^berth version //' | cut -c1-40)"
 	BSOCK=unix://$TMP/berth/berth.sock
 	BDATA=$TMP/berth/data
-	"$BERTHBIN" daemon -H "$BSOCK" --data-root "$BDATA" --exec-root "$TMP/berth/exec" \
+	# --bridge none: no container runs here, and the host's network stays as it is.
+	"$BERTHBIN" daemon --bridge none -H "$BSOCK" --data-root "$BDATA" --exec-root "$TMP/berth/exec" \
 		>"$TMP/berth/daemon.log" 2>&1 </dev/null &
 	PID[berth]=$!
 	STARTED+=("${PID[berth]}")
