@@ -31,7 +31,7 @@ func Register(root *cobra.Command) {
 	root.AddCommand(versionCmd(g), infoCmd(g))
 	top, image := imageCmds(g)
 	root.AddCommand(top...)
-	root.AddCommand(image, systemCmd(g), g.wrap(networkCmd(g)))
+	root.AddCommand(image, systemCmd(g), g.wrap(networkCmd(g)), g.wrap(volumeCmd(g)))
 	for _, c := range containerCmds(g) {
 		root.AddCommand(g.wrap(c))
 	}

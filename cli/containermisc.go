@@ -241,31 +241,7 @@ func exportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := c.send(ctx(cmd), "GET", "/containers/"+args[0]+"/export", nil, nil)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			if output == "" {
-				_, err = io.Copy(cmd.OutOrStdout(), resp.Body)
-				return err
-			}
-			tmp, err := os.CreateTemp(filepath.Dir(output), "."+filepath.Base(output)+".tmp*")
-			if err != nil {
-				return fmt.Errorf("failed to export container: %w", err)
-			}
-			defer os.Remove(tmp.Name())
-			if _, err := io.Copy(tmp, resp.Body); err != nil {
-				tmp.Close()
-				return fmt.Errorf("failed to export container: %w", err)
-			}
-			if err := tmp.Close(); err != nil {
-				return err
-			}
-			if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-				return err
-			}
-			return os.Rename(tmp.Name(), output)
+			return exportTo(cmd, c, "/containers/"+args[0]+"/export", output, "container")
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
@@ -314,4 +290,35 @@ func containerPruneCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
 	cmd.Flags().StringArrayVar(&filterArgs, "filter", nil, `Provide filter values (e.g. "until=<timestamp>")`)
 	return cmd
+}
+
+// exportTo writes the tar a GET of path answers to output ("" for
+// stdout). A file is written beside output and renamed: a failed export
+// leaves no truncated archive under the requested name.
+func exportTo(cmd *cobra.Command, c *apiClient, path, output, what string) error {
+	resp, err := c.send(ctx(cmd), "GET", path, nil, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if output == "" {
+		_, err = io.Copy(cmd.OutOrStdout(), resp.Body)
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(output), "."+filepath.Base(output)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("failed to export %s: %w", what, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, resp.Body); err != nil {
+		tmp.Close()
+		return fmt.Errorf("failed to export %s: %w", what, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), output)
 }

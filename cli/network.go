@@ -427,35 +427,11 @@ func networkInspectCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return &statusError{Code: 64, Status: err.Error()} // as docker
 			}
-			compact := format == "json" // docker prints one line then
 			q := url.Values{}
 			if verbose {
 				q.Set("verbose", "true")
 			}
-			var errs []string
-			for _, name := range args {
-				raw, err := getNetwork(cmd, c, name, q)
-				if err != nil {
-					errs = append(errs, err.Error())
-					continue
-				}
-				if compact {
-					var buf bytes.Buffer
-					if err := json.Compact(&buf, raw); err != nil {
-						return err
-					}
-					raw = buf.Bytes()
-				}
-				if err := in.add(raw); err != nil {
-					return err
-				}
-			}
-			if compact {
-				fmt.Fprintf(cmd.OutOrStdout(), "[%s]\n", bytes.Join(in.raws, []byte(",")))
-			} else if err := in.flush(); err != nil {
-				return err
-			}
-			return errorList(errs)
+			return inspectAll(cmd, in, format, args, func(name string) ([]byte, error) { return getNetwork(cmd, c, name, q) })
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json' or a Go template")
@@ -636,4 +612,35 @@ func networkDisconnectCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the container to disconnect from a network")
 	return cmd
+}
+
+// inspectAll prints the raw JSON get returns for each name through in
+// (format "json": one compact array line, as docker), and fails with the
+// errors of the names it could not get, after printing the others.
+func inspectAll(cmd *cobra.Command, in *inspector, format string, names []string, get func(string) ([]byte, error)) error {
+	compact := format == "json"
+	var errs []string
+	for _, name := range names {
+		raw, err := get(name)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		if compact {
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, raw); err != nil {
+				return err
+			}
+			raw = buf.Bytes()
+		}
+		if err := in.add(raw); err != nil {
+			return err
+		}
+	}
+	if compact {
+		fmt.Fprintf(cmd.OutOrStdout(), "[%s]\n", bytes.Join(in.raws, []byte(",")))
+	} else if err := in.flush(); err != nil {
+		return err
+	}
+	return errorList(errs)
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/berth-dev/berth/network/dns"
 	"github.com/berth-dev/berth/server"
 	"github.com/berth-dev/berth/snapshot"
+	"github.com/berth-dev/berth/volume"
 )
 
 // Defaults, as dockerd's but under berth's names.
@@ -119,6 +120,13 @@ func Run(ctx context.Context, cfg Config) error {
 	defer images.Close()
 
 	bus := events.New(0)
+	vols, err := volume.Open(filepath.Join(cfg.DataRoot, "volumes"))
+	if err != nil {
+		return err
+	}
+	for _, w := range vols.Warnings() {
+		fmt.Fprintln(os.Stderr, "berth daemon: warning:", w)
+	}
 	nets, err := openNetworks(cfg)
 	if err != nil {
 		return err
@@ -137,7 +145,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	eng, err := engine.New(engine.Options{
 		DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot, Images: images, Layers: layers, Events: bus,
-		DockerInit: dockerInit, ShimExe: shimExe, Networks: nets,
+		DockerInit: dockerInit, ShimExe: shimExe, Networks: nets, Volumes: vols,
 		Warn: func(msg string) { fmt.Fprintln(os.Stderr, "berth daemon: warning:", msg) },
 	})
 	if err != nil {

@@ -56,6 +56,15 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	if err := e.setupNetworks(&c, req.Networks); err != nil {
 		return nil, err
 	}
+	madeVolumes, err := e.setupVolumes(&c)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			e.removeVolumes(madeVolumes)
+		}
+	}()
 	args := append(append([]string(nil), c.Config.Entrypoint...), c.Config.Cmd...)
 	c.Path, c.Args = args[0], args[1:]
 	if c.Config.Hostname == "" {
@@ -159,7 +168,7 @@ func (e *Engine) validate(c *Container) error {
 			return err
 		}
 	}
-	o, err := e.specOptions(c, "/", &execUser{Home: "/"}, "", netModeForSpec(c.HostConfig.NetworkMode))
+	o, err := e.specOptions(c, "/", &execUser{Home: "/"}, "", netModeForSpec(c.HostConfig.NetworkMode), checkMounts(c.HostConfig.Mounts))
 	if err != nil {
 		return err
 	}

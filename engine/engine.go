@@ -22,6 +22,7 @@ import (
 	"github.com/berth-dev/berth/network"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/snapshot"
+	"github.com/berth-dev/berth/volume"
 )
 
 // Options configure an Engine.
@@ -40,6 +41,8 @@ type Options struct {
 	// Networks are the daemon's networks; nil runs containers with
 	// network modes none and host only.
 	Networks *network.Manager
+	// Volumes are the daemon's named volumes; nil refuses volume mounts.
+	Volumes *volume.Store
 }
 
 // Engine manages the containers of one data root.
@@ -53,6 +56,7 @@ type Engine struct {
 	dockerInit     func() (string, error)
 	warn           func(string)
 	nets           *network.Manager
+	vols           *volume.Store
 
 	mu    sync.Mutex
 	byID  map[string]*ctr
@@ -73,7 +77,7 @@ func New(o Options) (*Engine, error) {
 	e := &Engine{
 		root: o.DataRoot, execRoot: o.ExecRoot, images: o.Images, layers: o.Layers, bus: o.Events,
 		rt: runtime.New(filepath.Join(o.ExecRoot, "runtime")), shimExe: o.ShimExe, dockerInit: o.DockerInit,
-		warn: o.Warn, nets: o.Networks, byID: map[string]*ctr{}, names: map[string]string{}, execs: map[string]*Exec{},
+		warn: o.Warn, nets: o.Networks, vols: o.Volumes, byID: map[string]*ctr{}, names: map[string]string{}, execs: map[string]*Exec{},
 	}
 	if e.warn == nil {
 		e.warn = func(string) {}

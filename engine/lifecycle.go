@@ -282,6 +282,9 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 	e.mu.Unlock()
 	e.cleanupFiles(id)
 	e.disconnectNetworks(id)
+	if o.Volumes {
+		e.removeAnonymousVolumes(&x.c)
+	}
 	x.mu.Lock()
 	x.c.State.Status = StatusRemoving
 	snap := x.c
@@ -460,6 +463,7 @@ func (e *Engine) restore() {
 		case StatusRunning, StatusPaused:
 			sc := &shim.Client{Dir: e.stateDir(x.c.ID)}
 			if resp, err := sc.State(); err == nil && resp.Running {
+				e.holdVolumes(&x.c)
 				x.mu.Lock()
 				x.shim = sc
 				x.exited = make(chan struct{})

@@ -136,7 +136,16 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 		}
 	}()
 	tt.step("networks connected")
-	o, err := e.specOptions(c, rootfs, u, initPath, netns)
+	mounts, err := e.mountVolumes(c, rootfs)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			e.unmountVolumes(c)
+		}
+	}()
+	o, err := e.specOptions(c, rootfs, u, initPath, netns, mounts)
 	if err != nil {
 		return err
 	}
@@ -265,6 +274,7 @@ func (e *Engine) monitor(x *ctr, sc *shim.Client) {
 func (e *Engine) exited(x *ctr, st *shim.Status) {
 	dir := e.stateDir(x.c.ID)
 	e.disconnectNetworks(x.c.ID)
+	e.unmountVolumes(x.snapshot())
 	if err := unmountAll(filepath.Join(dir, "rootfs")); err != nil {
 		e.warn(fmt.Sprintf("container %s: unmount rootfs: %v", x.c.ID, err))
 	}
@@ -307,7 +317,8 @@ func (e *Engine) exited(x *ctr, st *shim.Status) {
 	case restart:
 		e.scheduleRestart(x, ranFor)
 	case snap.HostConfig.AutoRemove:
-		if err := e.Remove(context.Background(), snap.ID, RemoveOptions{Force: true}); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		// As Docker's --rm: anonymous volumes go too.
+		if err := e.Remove(context.Background(), snap.ID, RemoveOptions{Force: true, Volumes: true}); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			e.warn(fmt.Sprintf("container %s: auto-remove: %v", snap.ID, err))
 		}
 	}
@@ -377,7 +388,8 @@ func (e *Engine) scheduleRestart(x *ctr, ranFor time.Duration) {
 
 // specOptions turns a container into specgen's input.
 // netns is the network namespace: "host", "none" (new) or a path.
-func (e *Engine) specOptions(c *Container, rootfs string, u *execUser, initPath, netns string) (*specgen.Options, error) {
+// mounts are the container's with its volumes resolved into binds.
+func (e *Engine) specOptions(c *Container, rootfs string, u *execUser, initPath, netns string, mounts []specgen.Mount) (*specgen.Options, error) {
 	hc := &c.HostConfig
 	args := append(append([]string(nil), c.Config.Entrypoint...), c.Config.Cmd...)
 	env := append([]string(nil), c.Config.Env...)
@@ -399,7 +411,7 @@ func (e *Engine) specOptions(c *Container, rootfs string, u *execUser, initPath,
 		Rootfs: rootfs, ReadOnly: hc.ReadonlyRootfs,
 		Privileged: hc.Privileged, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop,
 		OomScoreAdj: hc.OomScoreAdj, Sysctls: hc.Sysctls,
-		Mounts: hc.Mounts, Tmpfs: hc.Tmpfs, ShmSize: hc.ShmSize,
+		Mounts: mounts, Tmpfs: hc.Tmpfs, ShmSize: hc.ShmSize,
 		HostsPath: c.HostsPath, ResolvConfPath: c.ResolvConfPath, HostnamePath: c.HostnamePath,
 		Init: initPath, Network: netns,
 		IPC: hc.IpcMode, PID: hc.PidMode, UTS: hc.UTSMode,

@@ -92,6 +92,7 @@ func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := inspectResponse(c, s.engine.ExecIDs(c.ID))
+	resp.Mounts = apiMounts(c.HostConfig.Mounts, s.volumeMountpoint)
 	s.addModeNetwork(resp.NetworkSettings.Networks, c)
 	if compareVersions(versionOf(r), "1.52") < 0 {
 		writeJSON(w, http.StatusOK, withLegacyNetworkSettings(resp))

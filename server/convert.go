@@ -1,7 +1,11 @@
 package server
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -12,6 +16,7 @@ import (
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/ids"
 	"github.com/berth-dev/berth/specgen"
 )
 
@@ -135,51 +140,224 @@ func engineCreate(name string, cfg *container.Config, hc *container.HostConfig, 
 	return engine.CreateRequest{Name: name, Config: c, HostConfig: e, Networks: nets}, nil
 }
 
-// parseBind parses -v /host:/ctr[:opts]. Named volumes come with volumes.
+// parseBind parses -v SOURCE:TARGET[:MODE] as Docker's Linux parser does:
+// an absolute SOURCE is a bind, another a volume's name, and a lone TARGET
+// a new anonymous volume. MODE is comma-separated: ro or rw, z or Z, a
+// propagation (binds), nocopy (volumes), and consistent, cached or
+// delegated (accepted, meaningless on Linux); each kind at most once.
+// A missing bind source is made by the engine, as Docker's -v does.
 func parseBind(b string) (specgen.Mount, error) {
-	parts := strings.Split(b, ":")
-	if len(parts) < 2 || len(parts) > 3 {
+	invalidSpec := func() (specgen.Mount, error) {
 		return specgen.Mount{}, fmt.Errorf("invalid volume specification: '%s': %w", b, errdefs.ErrInvalidArgument)
 	}
-	if !strings.HasPrefix(parts[0], "/") {
-		return specgen.Mount{}, fmt.Errorf("invalid volume specification: '%s': named volumes are not supported yet: %w", b, errdefs.ErrInvalidArgument)
+	arr := strings.SplitN(b, ":", 4)
+	if arr[0] == "" {
+		return invalidSpec()
 	}
-	m := specgen.Mount{Type: "bind", Source: parts[0], Target: parts[1]}
-	if len(parts) == 3 {
-		for _, o := range strings.Split(parts[2], ",") {
-			switch o {
-			case "ro":
-				m.ReadOnly = true
-			case "rw", "z", "Z":
-			case "private", "rprivate", "shared", "rshared", "slave", "rslave":
-				m.Propagation = o
-			case "nocopy":
-			default:
-				return specgen.Mount{}, fmt.Errorf("invalid volume specification: '%s': invalid mode: %s: %w", b, o, errdefs.ErrInvalidArgument)
+	var src, dst, mode string
+	switch len(arr) {
+	case 1:
+		dst = arr[0]
+	case 2:
+		if validMountMode(arr[1]) {
+			// A target and a mode, without a source: "/foo:rw".
+			return invalidSpec()
+		}
+		src, dst = arr[0], arr[1]
+	case 3:
+		src, dst, mode = arr[0], arr[1], arr[2]
+	default:
+		return invalidSpec()
+	}
+	if !validMountMode(mode) {
+		return specgen.Mount{}, fmt.Errorf("invalid mode: %s: %w", mode, errdefs.ErrInvalidArgument)
+	}
+	m := specgen.Mount{Type: "volume", Source: src}
+	if path.IsAbs(src) {
+		m.Type, m.Source = "bind", path.Clean(src)
+	}
+	var nocopy bool
+	for _, o := range strings.Split(mode, ",") {
+		switch o {
+		case "ro":
+			m.ReadOnly = true
+		case "nocopy":
+			nocopy = true
+		case "private", "rprivate", "shared", "rshared", "slave", "rslave":
+			m.Propagation = o
+		}
+	}
+	invalid := func(err error) (specgen.Mount, error) {
+		return specgen.Mount{}, fmt.Errorf("invalid volume specification: '%s': invalid mount config for type %q: %v: %w", b, m.Type, err, errdefs.ErrInvalidArgument)
+	}
+	target, err := mountTarget(dst)
+	if err != nil {
+		return invalid(err)
+	}
+	m.Target = target
+	switch m.Type {
+	case "bind":
+		if nocopy {
+			return invalid(errors.New("field VolumeOptions must not be specified"))
+		}
+	case "volume":
+		if m.Propagation != "" {
+			return invalid(errors.New("field BindOptions must not be specified"))
+		}
+		m.NoCopy = nocopy
+		if m.Source != "" {
+			if err := checkVolumeName(m.Source); err != nil {
+				return specgen.Mount{}, err
 			}
 		}
 	}
 	return m, nil
 }
 
+// validMountMode is Docker's check of a -v mode.
+func validMountMode(mode string) bool {
+	if mode == "" {
+		return true
+	}
+	var rw, label, propagation, cp, consistency int
+	for _, o := range strings.Split(mode, ",") {
+		switch o {
+		case "rw", "ro":
+			rw++
+		case "z", "Z":
+			label++
+		case "private", "rprivate", "shared", "rshared", "slave", "rslave":
+			propagation++
+		case "nocopy":
+			cp++
+		case "consistent", "cached", "delegated":
+			consistency++
+		default:
+			return false
+		}
+	}
+	return rw <= 1 && label <= 1 && propagation <= 1 && cp <= 1 && consistency <= 1
+}
+
+// mountTarget checks and cleans a mount's target as Docker does: given,
+// absolute, not the root.
+func mountTarget(t string) (string, error) {
+	switch {
+	case t == "":
+		return "", errors.New("field Target must not be empty")
+	case path.Clean(t) == "/":
+		return "", errors.New("invalid specification: destination can't be '/'")
+	case !path.IsAbs(t):
+		return "", fmt.Errorf("invalid mount path: '%s' mount path must be absolute", t)
+	}
+	return path.Clean(t), nil
+}
+
+// checkVolumeName is the local driver's rule for a volume's name, with
+// Docker's errors (a relative host path reads as a name, hence the hint).
+func checkVolumeName(name string) error {
+	if len(name) == 1 {
+		return fmt.Errorf("create %s: volume name is too short, names should be at least two alphanumeric characters: %w", name, errdefs.ErrInvalidArgument)
+	}
+	if !ids.ValidName(name, 2) {
+		return fmt.Errorf(`create %s: %q includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path: %w`,
+			name, name, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// convertMount translates a --mount (HostConfig.Mounts) with Docker's
+// checks: unlike -v, a bind's source must exist (unless
+// BindOptions.CreateMountpoint, which the engine's making of missing bind
+// sources serves).
 func convertMount(m mount.Mount) (specgen.Mount, error) {
+	invalid := func(format string, args ...any) (specgen.Mount, error) {
+		return specgen.Mount{}, fmt.Errorf("invalid mount config for type %q: "+format+": %w", append([]any{m.Type}, append(args, errdefs.ErrInvalidArgument)...)...)
+	}
+	switch m.Type {
+	case mount.TypeBind, mount.TypeVolume, mount.TypeTmpfs:
+	default:
+		return specgen.Mount{}, fmt.Errorf("mount type %q is not supported yet: %w", m.Type, errdefs.ErrInvalidArgument)
+	}
+	target, err := mountTarget(m.Target)
+	if err != nil {
+		return invalid("%v", err)
+	}
 	switch m.Type {
 	case mount.TypeBind:
-		sm := specgen.Mount{Type: "bind", Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
-		if m.BindOptions != nil {
-			sm.Propagation = string(m.BindOptions.Propagation)
-			sm.NonRecursive = m.BindOptions.NonRecursive
+		sm := specgen.Mount{Type: "bind", Source: m.Source, Target: target, ReadOnly: m.ReadOnly}
+		create := false
+		if o := m.BindOptions; o != nil {
+			switch o.Propagation {
+			case "", mount.PropagationPrivate, mount.PropagationRPrivate, mount.PropagationShared,
+				mount.PropagationRShared, mount.PropagationSlave, mount.PropagationRSlave:
+			default:
+				return invalid("invalid propagation mode: %s", o.Propagation)
+			}
+			sm.Propagation = string(o.Propagation)
+			sm.NonRecursive = o.NonRecursive
+			create = o.CreateMountpoint
+		}
+		switch {
+		case m.Source == "":
+			return invalid("field Source must not be empty")
+		case m.VolumeOptions != nil:
+			return invalid("field VolumeOptions must not be specified")
+		case !path.IsAbs(m.Source):
+			return invalid("invalid mount path: '%s' mount path must be absolute", m.Source)
+		}
+		sm.Source = path.Clean(m.Source)
+		if _, err := os.Stat(m.Source); err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				return invalid("%v", err)
+			}
+			if !create {
+				return invalid("bind source path does not exist: %s", m.Source)
+			}
 		}
 		return sm, nil
-	case mount.TypeTmpfs:
-		sm := specgen.Mount{Type: "tmpfs", Target: m.Target, ReadOnly: m.ReadOnly}
-		if m.TmpfsOptions != nil {
-			sm.TmpfsSize = m.TmpfsOptions.SizeBytes
-			sm.TmpfsMode = uint32(m.TmpfsOptions.Mode.Perm())
+	case mount.TypeVolume:
+		sm := specgen.Mount{Type: "volume", Source: m.Source, Target: target, ReadOnly: m.ReadOnly}
+		if m.BindOptions != nil {
+			return invalid("field BindOptions must not be specified")
+		}
+		if m.ReadOnly && m.Source == "" {
+			return invalid("must not set ReadOnly mode when using anonymous volumes")
+		}
+		if o := m.VolumeOptions; o != nil {
+			if o.Subpath != "" {
+				return invalid("volume subpaths (volume-subpath) are not supported")
+			}
+			if d := o.DriverConfig; d != nil {
+				if d.Name != "" && d.Name != "local" {
+					return invalid("volume driver %q is not supported: berth has only the \"local\" driver", d.Name)
+				}
+				if len(d.Options) > 0 {
+					return invalid("volume driver options (volume-opt) are not supported: create the volume first (docker volume create --opt)")
+				}
+			}
+			sm.NoCopy = o.NoCopy
+		}
+		if m.Source != "" {
+			if err := checkVolumeName(m.Source); err != nil {
+				return specgen.Mount{}, err
+			}
 		}
 		return sm, nil
 	}
-	return specgen.Mount{}, fmt.Errorf("mount type %q is not supported yet: %w", m.Type, errdefs.ErrInvalidArgument)
+	// tmpfs
+	if m.Source != "" {
+		return invalid("field Source must not be specified")
+	}
+	if m.BindOptions != nil {
+		return invalid("field BindOptions must not be specified")
+	}
+	sm := specgen.Mount{Type: "tmpfs", Target: target, ReadOnly: m.ReadOnly}
+	if m.TmpfsOptions != nil {
+		sm.TmpfsSize = m.TmpfsOptions.SizeBytes
+		sm.TmpfsMode = uint32(m.TmpfsOptions.Mode.Perm())
+	}
+	return sm, nil
 }
 
 func engineResources(r *container.Resources) specgen.Resources {
@@ -294,14 +472,7 @@ func inspectResponse(c *engine.Container, execIDs []string) container.InspectRes
 	if ahc.LogConfig.Config == nil {
 		ahc.LogConfig.Config = map[string]string{}
 	}
-	mounts := []container.MountPoint{}
-	for _, m := range hc.Mounts {
-		t := mount.TypeBind
-		if m.Type == "tmpfs" {
-			t = mount.TypeTmpfs
-		}
-		mounts = append(mounts, container.MountPoint{Type: t, Source: m.Source, Destination: m.Target, RW: !m.ReadOnly, Propagation: mount.Propagation(m.Propagation)})
-	}
+	mounts := apiMounts(hc.Mounts, nil)
 	return container.InspectResponse{
 		ID: c.ID, Created: timeString(c.Created), Path: c.Path, Args: nonNil(c.Args), State: st,
 		Image: c.ImageID.String(), ResolvConfPath: c.ResolvConfPath, HostnamePath: c.HostnamePath,
@@ -309,6 +480,30 @@ func inspectResponse(c *engine.Container, execIDs []string) container.InspectRes
 		Driver: "overlay2", Platform: "linux", ExecIDs: execIDs, HostConfig: ahc, Mounts: mounts,
 		Config: cfg, NetworkSettings: networkSettings(c),
 	}
+}
+
+// apiMounts are a container's mounts as inspect lists them, as Docker
+// does: a bind with its propagation (rprivate by default), a volume with
+// its name, its directory (mountpoint, nil when unknown) and driver.
+func apiMounts(ms []specgen.Mount, mountpoint func(name string) string) []container.MountPoint {
+	out := []container.MountPoint{}
+	for _, m := range ms {
+		mp := container.MountPoint{Destination: m.Target, RW: !m.ReadOnly}
+		switch m.Type {
+		case "volume":
+			mp.Type, mp.Name, mp.Driver = mount.TypeVolume, m.Source, "local"
+			if mountpoint != nil {
+				mp.Source = mountpoint(m.Source)
+			}
+		case "tmpfs":
+			mp.Type = mount.TypeTmpfs
+		default:
+			mp.Type, mp.Source = mount.TypeBind, m.Source
+			mp.Propagation = mount.Propagation(orDefault(m.Propagation, string(mount.PropagationRPrivate)))
+		}
+		out = append(out, mp)
+	}
+	return out
 }
 
 func shmSize(n int64) int64 {

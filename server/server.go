@@ -59,6 +59,7 @@ func (s *Server) routes() {
 	s.containerRoutes()
 	s.opsRoutes()
 	s.networkRoutes()
+	s.volumeRoutes()
 	s.mux.HandleFunc("GET /system/df", s.diskUsage)
 }
 
