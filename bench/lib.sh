@@ -315,25 +315,17 @@ remove_all() { # engine: remove every container it holds, one at a time (dockerd
 	for id in $ids; do timeout 60 "${CLI[@]}" rm -f "${RMARGS[@]}" "$id" >/dev/null 2>&1 || true; done
 }
 
-# teardown rc: the end of every run, once its containers are removed: stops
-# the daemons it started (last started first), kills whatever is left that
-# names the temp dir (supervisors, their containers), unmounts what is under
-# it (network namespace files included), removes it and the empty directories
-# the engines made among HOST_PATHS, compares host_state with HOST_BEFORE, and
-# exits with rc.
-teardown() {
-	local rc=$1 i m p
-	for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do stop_pid "${STARTED[$i]}" 30; done
-	for p in $(pids_matching "$T/"); do
-		ours "$p" || continue
-		log "cleanup: stopping leftover pid $p ($(tr '\0' ' ' <"/proc/$p/cmdline" | cut -c1-80))"
-		kill -KILL "$p" 2>/dev/null
-	done
-	sleep 0.5
-	for m in $(awk -v t="$T/" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
+# release_tmp dir: unmounts what is under dir (deepest first), removes it
+# (unless KEEP_TMP=1), removes the empty directories the engines made among
+# HOST_PATHS, and compares host_state with HOST_BEFORE (if set), saying how
+# the host differs.
+release_tmp() {
+	local d=$1 m p
+	for m in $(awk -v t="$d/" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
 		umount "$m" 2>/dev/null || umount -l "$m"
 	done
-	if [ "${KEEP_TMP:-0}" = 1 ]; then log "kept $T"; else rm -rf "$T" 2>/dev/null || rm -rf "$T"; fi
+	if [ "${KEEP_TMP:-0}" = 1 ]; then log "kept $d"; else rm -rf "$d" 2>/dev/null || rm -rf "$d"; fi
+	[ -f "${HOST_BEFORE:-}" ] || return 0
 	for p in $HOST_PATHS; do
 		grep -q "^path $p " "$HOST_BEFORE" && continue
 		[ -d "$p" ] || continue
@@ -348,5 +340,23 @@ teardown() {
 		log "host state as before the run (network, nft/iptables, engine paths)"
 	fi
 	rm -f "$HOST_BEFORE" "$HOST_BEFORE.after"
+}
+
+# teardown rc: the end of every run, once its containers are removed: stops
+# the daemons it started (last started first), kills whatever is left that
+# names the temp dir (supervisors, their containers), unmounts what is under
+# it (network namespace files included), removes it and the empty directories
+# the engines made among HOST_PATHS, compares host_state with HOST_BEFORE, and
+# exits with rc.
+teardown() {
+	local rc=$1 i p
+	for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do stop_pid "${STARTED[$i]}" 30; done
+	for p in $(pids_matching "$T/"); do
+		ours "$p" || continue
+		log "cleanup: stopping leftover pid $p ($(tr '\0' ' ' <"/proc/$p/cmdline" | cut -c1-80))"
+		kill -KILL "$p" 2>/dev/null
+	done
+	sleep 0.5
+	release_tmp "$T"
 	exit "$rc"
 }

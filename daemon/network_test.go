@@ -240,6 +240,7 @@ func TestNetworkBadInput(t *testing.T) {
 		{[]string{"network", "rm", "bridge"}, "pre-defined"},
 		{[]string{"network", "rm", "nosuch"}, "not found"},
 		{[]string{"run", "--rm", "--network", "nosuch", "busybox", "true"}, "not found"},
+		{[]string{"run", "--rm", "--network", "container:nosuch", "busybox", "true"}, "no such container"},
 		{[]string{"run", "--rm", "--network-alias", "x", "busybox", "true"}, "alias"},
 		{[]string{"run", "--rm", "--network", "one", "--ip", "10.99.0.5", "busybox", "true"}, "10.99.0.5"},
 		{[]string{"run", "--rm", "-p", "80/sctp", "busybox", "true"}, "sctp"},

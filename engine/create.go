@@ -54,7 +54,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	}
 	c.Name = name // for the networks' checks; settled below
 	if err := e.setupNetworks(&c, req.Networks); err != nil {
-		return nil, err
+		return nil, notFoundAtCreate(err)
 	}
 	madeVolumes, err := e.setupVolumes(&c)
 	if err != nil {

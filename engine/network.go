@@ -546,3 +546,13 @@ func netModeForSpec(mode string) string {
 	}
 	return modeNone
 }
+
+// notFoundAtCreate makes a network or container that a create names and
+// that does not exist an invalid argument: to API clients a create's "not
+// found" is a missing image (the docker CLI then tries to pull it).
+func notFoundAtCreate(err error) error {
+	if !errors.Is(err, errdefs.ErrNotFound) {
+		return err
+	}
+	return errInvalid("%s", strings.TrimSuffix(err.Error(), ": "+errdefs.ErrNotFound.Error()))
+}

@@ -73,10 +73,6 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := s.checkCreateNetworks(ereq); err != nil {
-		writeError(w, err)
-		return
-	}
 	c, err := s.engine.Create(r.Context(), ereq)
 	if err != nil {
 		writeError(w, err)
@@ -223,18 +219,7 @@ func containerFilter(f map[string][]string, e *engine.Engine) (func(*engine.Cont
 		}
 		since = c
 	}
-	any := func(key string, ok func(string) bool) bool {
-		vs, has := f[key]
-		if !has {
-			return true
-		}
-		for _, v := range vs {
-			if ok(v) {
-				return true
-			}
-		}
-		return false
-	}
+	any := func(key string, ok func(string) bool) bool { return anyValue(f, key, ok) }
 	return func(c *engine.Container) bool {
 		published := make([]string, 0, len(c.HostConfig.PortBindings))
 		for k := range c.HostConfig.PortBindings {
@@ -717,6 +702,21 @@ func (s *Server) execInspect(w http.ResponseWriter, r *http.Request) {
 		OpenStdin: st.Config.AttachStdin, OpenStdout: st.Config.AttachStdout, OpenStderr: st.Config.AttachStderr,
 		CanRemove: !st.Running && st.ExitCode != nil, ContainerID: st.ContainerID, DetachKeys: []byte{}, Pid: st.Pid,
 	})
+}
+
+// anyValue is a filter's rule for one key: true if the key is not given,
+// or if ok holds for one of its values.
+func anyValue(f map[string][]string, key string, ok func(string) bool) bool {
+	vs, has := f[key]
+	if !has {
+		return true
+	}
+	for _, v := range vs {
+		if ok(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // pruneFilters are a prune's filters, which are until, label and label!

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -12,7 +11,6 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/moby/moby/api/types/network"
 
@@ -109,18 +107,7 @@ func networkFilter(f map[string][]string) (func(n *bnetwork.Network, inUse bool)
 			return nil, fmt.Errorf("invalid filter '%s': %w", k, errdefs.ErrInvalidArgument)
 		}
 	}
-	any := func(key string, ok func(string) bool) bool {
-		vs, has := f[key]
-		if !has {
-			return true
-		}
-		for _, v := range vs {
-			if ok(v) {
-				return true
-			}
-		}
-		return false
-	}
+	any := func(key string, ok func(string) bool) bool { return anyValue(f, key, ok) }
 	return func(n *bnetwork.Network, inUse bool) bool {
 		return any("name", func(v string) bool { return matchRegexp(v, n.Name) }) &&
 			any("id", func(v string) bool { return matchRegexp(v, n.ID) }) &&
@@ -481,36 +468,4 @@ func (s *Server) networkEvent(n *bnetwork.Network, action string) {
 	}
 	s.events.Publish(events.Event{Type: "network", Action: action,
 		Actor: events.Actor{ID: n.ID, Attributes: map[string]string{"name": n.Name, "type": n.Driver}}})
-}
-
-// checkCreateNetworks makes a network or container:ID a create names and
-// does not find a 400, not a 404: to the docker CLI a 404 from create is a
-// missing image, which it then tries to pull.
-func (s *Server) checkCreateNetworks(req engine.CreateRequest) error {
-	mode := req.HostConfig.NetworkMode
-	if ref, ok := strings.CutPrefix(mode, "container:"); ok {
-		if _, err := s.engine.Get(ref); errors.Is(err, errdefs.ErrNotFound) {
-			return fmt.Errorf("No such container: %s: %w", ref, errdefs.ErrInvalidArgument)
-		}
-		return nil
-	}
-	m := s.networks()
-	if m == nil {
-		return nil
-	}
-	var refs []string
-	switch mode {
-	case "", "default", "bridge", "host", "none":
-	default:
-		refs = append(refs, mode)
-	}
-	for ref := range req.Networks {
-		refs = append(refs, ref)
-	}
-	for _, ref := range refs {
-		if _, err := m.Get(ref); errors.Is(err, errdefs.ErrNotFound) {
-			return fmt.Errorf("network %s not found: %w", ref, errdefs.ErrInvalidArgument)
-		}
-	}
-	return nil
 }

@@ -129,18 +129,7 @@ func volumeFilter(f map[string][]string) (func(v volumetypes.Volume, inUse bool)
 			return nil, fmt.Errorf("invalid filter '%s': %w", k, errdefs.ErrInvalidArgument)
 		}
 	}
-	anyOf := func(key string, ok func(string) bool) bool {
-		vs, has := f[key]
-		if !has {
-			return true
-		}
-		for _, v := range vs {
-			if ok(v) {
-				return true
-			}
-		}
-		return false
-	}
+	anyOf := func(key string, ok func(string) bool) bool { return anyValue(f, key, ok) }
 	return func(v volumetypes.Volume, inUse bool) bool {
 		return anyOf("name", func(p string) bool { return matchRegexp(p, v.Name) }) &&
 			anyOf("driver", func(d string) bool { return d == v.Driver }) &&

@@ -142,33 +142,11 @@ stop_pid() { # pid seconds: TERM, wait, KILL; and whatever it had started
 	done
 }
 cleanup() {
-	local rc=$? i m p
+	local rc=$? i
 	set +e
 	# Daemons, last started first (dockerd before its containerd).
 	for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do stop_pid "${STARTED[$i]}" 30; done
-	# Anything still mounted under the temp dir, deepest first.
-	for m in $(awk -v t="$TMP/" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
-		log "cleanup: unmounting $m"
-		umount "$m" 2>/dev/null || umount -l "$m"
-	done
-	if [ "${KEEP_TMP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP" 2>/dev/null || rm -rf "$TMP"; fi
-	# Host paths that appeared during the run and are only empty directories.
-	if [ -f "${HOST_BEFORE:-}" ]; then
-		for p in $HOST_PATHS; do
-			grep -q "^path $p " "$HOST_BEFORE" && continue
-			[ -d "$p" ] || continue
-			find "$p" -depth -type d -empty -delete 2>/dev/null
-			[ -e "$p" ] && log "WARNING: the run created $p (not empty, left in place)"
-		done
-		host_state >"$HOST_BEFORE.after"
-		if ! diff -q "$HOST_BEFORE" "$HOST_BEFORE.after" >/dev/null; then
-			log "WARNING: the host differs from before the run:"
-			diff "$HOST_BEFORE" "$HOST_BEFORE.after" | grep '^[<>]' | sed 's/^/[bench]   /' >&2
-		else
-			log "host state as before the run (network, nft/iptables, paths outside the temp dir)"
-		fi
-		rm -f "$HOST_BEFORE" "$HOST_BEFORE.after"
-	fi
+	release_tmp "$TMP"
 	exit $rc
 }
 HOST_BEFORE=$(mktemp "${TMPDIR:-/tmp}/berth-imgbench-host.XXXXXX")
