@@ -26,6 +26,9 @@ const (
 	// layers below it: ".wh.name" removes "name", and ".wh..wh..opq" removes
 	// whatever its directory holds that this layer did not put there.
 	WhiteoutsApply
+	// WhiteoutsNone treats ".wh." names as ordinary entries: the tar is
+	// not a layer but files being copied in (docker cp).
+	WhiteoutsNone
 )
 
 // ApplyOptions says how Apply unpacks a layer.
@@ -35,11 +38,20 @@ type ApplyOptions struct {
 	// NoLchown leaves files owned by the caller instead of the uid and gid
 	// in the tar (rootless unpacking).
 	NoLchown bool
+	// Owner, if set, owns everything Apply makes instead of the uid and gid
+	// in the tar (docker cp --archive: the container's user).
+	Owner *Owner
+	// NoOverwriteDirNonDir refuses to replace an existing directory with a
+	// non-directory or an existing non-directory with a directory.
+	NoOverwriteDirNonDir bool
 	// OnSkip, if set, is told of everything Apply leaves out rather than
 	// failing: a device node in a user namespace, an xattr the filesystem
 	// refuses (ENOTSUP, EPERM).
 	OnSkip func(entry string, err error)
 }
+
+// Owner is a numeric user and group.
+type Owner struct{ UID, GID int }
 
 // Apply unpacks the layer tar r, plain or compressed with gzip or zstd, into
 // the directory root and returns the number of uncompressed bytes read (the
@@ -62,7 +74,7 @@ type ApplyOptions struct {
 // elsewhere a device that cannot be made is an error. Data is not synced to
 // disk.
 func Apply(ctx context.Context, root string, r io.Reader, o ApplyOptions) (int64, error) {
-	if o.Whiteouts != WhiteoutsOverlay && o.Whiteouts != WhiteoutsApply {
+	if o.Whiteouts < WhiteoutsOverlay || o.Whiteouts > WhiteoutsNone {
 		return 0, fmt.Errorf("archive: whiteout mode %d: %w", o.Whiteouts, errdefs.ErrInvalidArgument)
 	}
 	rootfd, err := retry(func() (int, error) {
@@ -226,17 +238,30 @@ func (a *applier) mkdirAll(dir string) (int, error) {
 	}
 	fd, err := openDirInRoot(a.root, dir)
 	if err == unix.ENOENT {
-		return -1, fmt.Errorf("%s is a dangling symlink: %w", dir, err)
+		return -1, &classError{err: fmt.Errorf("%s is a dangling symlink: %w", dir, err), class: errdefs.ErrInvalidArgument}
 	}
 	return fd, err
 }
 
-// replace runs mk; if the name is taken, it removes what is there (never
+// replace runs mk, which makes a directory if isDir is set and something
+// else if not; if the name is taken, it removes what is there (never
 // following a symlink) and runs mk again.
-func (a *applier) replace(pfd int, base string, mk func() error) error {
+func (a *applier) replace(pfd int, base string, isDir bool, mk func() error) error {
 	err := mk()
 	if err != unix.EEXIST {
 		return err
+	}
+	if a.o.NoOverwriteDirNonDir {
+		var st unix.Stat_t
+		if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return err
+		}
+		switch was := st.Mode&unix.S_IFMT == unix.S_IFDIR; {
+		case was && !isDir:
+			return fmt.Errorf("cannot overwrite directory %q with non-directory: %w", base, errdefs.ErrInvalidArgument)
+		case !was && isDir:
+			return fmt.Errorf("cannot overwrite non-directory %q with directory: %w", base, errdefs.ErrInvalidArgument)
+		}
 	}
 	if err := removeAllAt(pfd, base); err != nil {
 		return fmt.Errorf("removing the existing entry: %w", err)
@@ -266,11 +291,12 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	if err != nil {
 		return entryError(hdr.Name, err)
 	}
-	if hdr.Typeflag == tar.TypeXGlobalHeader || isAUFSMeta(name) {
+	layer := a.o.Whiteouts != WhiteoutsNone
+	if hdr.Typeflag == tar.TypeXGlobalHeader || (layer && isAUFSMeta(name)) {
 		return nil
 	}
 	dir, base := split(name)
-	if strings.HasPrefix(base, whiteoutPrefix) {
+	if layer && strings.HasPrefix(base, whiteoutPrefix) {
 		err = a.whiteout(hdr, dir, base)
 	} else {
 		if name == "" && hdr.Typeflag != tar.TypeDir {
@@ -313,7 +339,7 @@ func (a *applier) dir(hdr *tar.Header, name, dir, base string) error {
 		if err == unix.EEXIST {
 			var st unix.Stat_t
 			if err = unix.Fstatat(pfd, b, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
-				err = a.replace(pfd, b, func() error { return unix.Mkdirat(pfd, b, 0o700) })
+				err = a.replace(pfd, b, true, func() error { return unix.Mkdirat(pfd, b, 0o700) })
 			}
 		}
 		if err != nil {
@@ -338,7 +364,7 @@ func (a *applier) file(hdr *tar.Header, dir, base string, r io.Reader) error {
 		return fmt.Errorf("parent directory: %w", err)
 	}
 	fd := -1
-	err = a.replace(pfd, base, func() (err error) {
+	err = a.replace(pfd, base, false, func() (err error) {
 		fd, err = retry(func() (int, error) {
 			return unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		})
@@ -398,7 +424,7 @@ func (a *applier) symlink(hdr *tar.Header, dir, base string) error {
 	if err != nil {
 		return fmt.Errorf("parent directory: %w", err)
 	}
-	if err := a.replace(pfd, base, func() error { return unix.Symlinkat(hdr.Linkname, pfd, base) }); err != nil {
+	if err := a.replace(pfd, base, false, func() error { return unix.Symlinkat(hdr.Linkname, pfd, base) }); err != nil {
 		return fmt.Errorf("symlink: %w", err)
 	}
 	return a.atAttrs(hdr, pfd, base, false)
@@ -433,7 +459,7 @@ func (a *applier) hardlink(hdr *tar.Header, name, dir, base string) error {
 		return fmt.Errorf("parent directory: %w", err)
 	}
 	// Flags 0: a symlink target is linked itself, not followed.
-	if err := a.replace(pfd, base, func() error { return unix.Linkat(tfd, tbase, pfd, base, 0) }); err != nil {
+	if err := a.replace(pfd, base, false, func() error { return unix.Linkat(tfd, tbase, pfd, base, 0) }); err != nil {
 		return fmt.Errorf("link to %q: %w", hdr.Linkname, err)
 	}
 	return nil
@@ -452,7 +478,7 @@ func (a *applier) node(hdr *tar.Header, dir, base string) error {
 		typ = unix.S_IFBLK
 	}
 	dev := int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))
-	err = a.replace(pfd, base, func() error { return unix.Mknodat(pfd, base, typ|0o600, dev) })
+	err = a.replace(pfd, base, false, func() error { return unix.Mknodat(pfd, base, typ|0o600, dev) })
 	if err == unix.EPERM && typ != unix.S_IFIFO && inUserNS() {
 		a.skip(hdr.Name, fmt.Errorf("device node not created in a user namespace: %w", err))
 		return nil
@@ -498,8 +524,12 @@ func (a *applier) chown(hdr *tar.Header, chown func(uid, gid int) error) error {
 	if a.o.NoLchown {
 		return nil
 	}
-	if err := chown(hdr.Uid, hdr.Gid); err != nil {
-		return fmt.Errorf("chown %d:%d: %w", hdr.Uid, hdr.Gid, err)
+	uid, gid := hdr.Uid, hdr.Gid
+	if a.o.Owner != nil {
+		uid, gid = a.o.Owner.UID, a.o.Owner.GID
+	}
+	if err := chown(uid, gid); err != nil {
+		return fmt.Errorf("chown %d:%d: %w", uid, gid, err)
 	}
 	return nil
 }

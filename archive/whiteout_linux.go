@@ -41,7 +41,7 @@ func (a *applier) whiteout(hdr *tar.Header, dir, base string) error {
 	if err != nil {
 		return fmt.Errorf("parent directory: %w", err)
 	}
-	if err := a.replace(pfd, victim, func() error { return unix.Mknodat(pfd, victim, unix.S_IFCHR, 0) }); err != nil {
+	if err := a.replace(pfd, victim, false, func() error { return unix.Mknodat(pfd, victim, unix.S_IFCHR, 0) }); err != nil {
 		return fmt.Errorf("whiteout device: %w", err)
 	}
 	if err := a.chown(hdr, func(uid, gid int) error { return unix.Fchownat(pfd, victim, uid, gid, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {

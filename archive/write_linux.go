@@ -28,6 +28,10 @@ type WriteOptions struct {
 	// ("a/b", slash-separated, no leading "./"); false leaves the path out,
 	// and for a directory everything below it too.
 	Include func(path string) bool
+	// SkipPseudoFS writes a directory on which proc, sysfs, cgroup or
+	// another kernel pseudo file system is mounted, but not what is below
+	// it (a running container's /proc and /sys).
+	SkipPseudoFS bool
 }
 
 // WriteTar writes the tree below root (not root itself) to w as a tar,
@@ -61,13 +65,7 @@ func WriteTar(ctx context.Context, w io.Writer, root string, o WriteOptions) err
 	if err != nil {
 		return err
 	}
-	t := &tarWriter{
-		ctx:   ctx,
-		o:     o,
-		tw:    tar.NewWriter(cw),
-		links: make(map[inode]string),
-		buf:   make([]byte, 1<<20),
-	}
+	t := newTarWriter(ctx, cw, o)
 	err = t.dir(rootfd, "", &st)
 	if err == nil {
 		err = t.tw.Close()
@@ -76,6 +74,69 @@ func WriteTar(ctx context.Context, w io.Writer, root string, o WriteOptions) err
 		err = cerr
 	}
 	return err
+}
+
+// WriteEntry writes the entry base of directory parent (not following it
+// if it is a symlink) to w as a tar whose first entry is named name, and,
+// if it is a directory, everything below it as name/...; name "." gives
+// "./" and "./x", and "/" gives "//" and "//x" (as Docker's daemon names
+// a container's root, which docker cp expects). This is docker cp's archive of one path, under the name
+// the client asked for. WriteEntry makes the same entries as WriteTar and
+// reads as safely.
+func WriteEntry(ctx context.Context, w io.Writer, parent int, base, name string, o WriteOptions) error {
+	if name != "/" { // "/" stays, as Docker names a container's root
+		name = strings.TrimRight(name, "/")
+	}
+	if name == "" {
+		return fmt.Errorf("archive: empty entry name: %w", errdefs.ErrInvalidArgument)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(parent, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err == unix.ENOENT {
+			err = errdefs.ErrNotFound
+		}
+		return fmt.Errorf("archive: %q: %w", base, err)
+	}
+	cw, err := compressor(w, o.Compression)
+	if err != nil {
+		return err
+	}
+	t := newTarWriter(ctx, cw, o)
+	err = t.child(parent, base, name)
+	if err == nil {
+		err = t.tw.Close()
+	}
+	if cerr := cw.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func newTarWriter(ctx context.Context, w io.Writer, o WriteOptions) *tarWriter {
+	return &tarWriter{
+		ctx:   ctx,
+		o:     o,
+		tw:    tar.NewWriter(w),
+		links: make(map[inode]string),
+		buf:   make([]byte, 1<<20),
+	}
+}
+
+// pseudoFS reports whether fd is on a kernel pseudo file system whose
+// contents are not files to copy.
+func pseudoFS(fd int) bool {
+	var s unix.Statfs_t
+	if unix.Fstatfs(fd, &s) != nil {
+		return false
+	}
+	switch uint32(s.Type) {
+	case unix.PROC_SUPER_MAGIC, unix.SYSFS_MAGIC, unix.CGROUP_SUPER_MAGIC, unix.CGROUP2_SUPER_MAGIC,
+		unix.DEVPTS_SUPER_MAGIC, unix.SECURITYFS_MAGIC, unix.DEBUGFS_MAGIC, unix.TRACEFS_MAGIC,
+		unix.BPF_FS_MAGIC, unix.PSTOREFS_MAGIC, unix.EFIVARFS_MAGIC, unix.BINFMTFS_MAGIC,
+		unix.SELINUX_MAGIC, unix.NSFS_MAGIC, 0x19800202 /* mqueue */, 0x62656570 /* configfs */, 0x65735543 /* fusectl */ :
+		return true
+	}
+	return false
 }
 
 type inode struct{ dev, ino uint64 }
@@ -131,6 +192,9 @@ func (t *tarWriter) dir(fd int, rel string, st *unix.Stat_t) error {
 		}
 	}
 
+	if t.o.SkipPseudoFS && pseudoFS(fd) {
+		return nil
+	}
 	names, err := readDirNames(fd)
 	if err != nil {
 		return t.fail(rel, err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
 )
 
 // execUser is a resolved --user.
@@ -34,11 +35,24 @@ type groupEntry struct {
 // openInRoot opens path inside rootfs, resolving symlinks within it (a
 // symlink planted in the image cannot make the daemon read a host file).
 func openInRoot(rootfs, path string) (*os.File, error) {
-	p, err := securejoin.SecureJoin(rootfs, path)
+	root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, &os.PathError{Op: "open", Path: rootfs, Err: err}
 	}
-	return os.Open(p)
+	defer unix.Close(root)
+	for {
+		fd, err := unix.Openat2(root, strings.TrimLeft(path, "/"), &unix.OpenHow{
+			Flags:   unix.O_RDONLY | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		if err == unix.EAGAIN || err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		return os.NewFile(uintptr(fd), path), nil
+	}
 }
 
 func readPasswd(r io.Reader) []passwdEntry {

@@ -16,6 +16,7 @@ var (
 	ErrConflict        = errors.New("conflict")
 	ErrNotImplemented  = errors.New("not implemented")
 	ErrUnavailable     = errors.New("unavailable")
+	ErrForbidden       = errors.New("forbidden") // refused by policy: a read-only file system, say
 )
 
 // IsNotFound reports whether err is of class ErrNotFound.

@@ -58,6 +58,7 @@ func (s *Server) routes() {
 	s.imageRoutes()
 	s.containerRoutes()
 	s.opsRoutes()
+	s.archiveRoutes()
 	s.networkRoutes()
 	s.volumeRoutes()
 	s.mux.HandleFunc("GET /system/df", s.diskUsage)
@@ -164,6 +165,8 @@ func statusOf(err error) int {
 		return http.StatusNotImplemented
 	case errors.Is(err, errdefs.ErrUnavailable):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, errdefs.ErrForbidden):
+		return http.StatusForbidden
 	default:
 		return http.StatusInternalServerError
 	}
@@ -174,7 +177,7 @@ func statusOf(err error) int {
 func writeError(w http.ResponseWriter, err error) {
 	msg := err.Error()
 	for _, class := range []error{errdefs.ErrNotFound, errdefs.ErrInvalidArgument, errdefs.ErrConflict,
-		errdefs.ErrAlreadyExists, errdefs.ErrNotImplemented, errdefs.ErrUnavailable} {
+		errdefs.ErrAlreadyExists, errdefs.ErrNotImplemented, errdefs.ErrUnavailable, errdefs.ErrForbidden} {
 		msg = strings.TrimSuffix(msg, ": "+class.Error())
 	}
 	writeJSON(w, statusOf(err), map[string]string{"message": msg})

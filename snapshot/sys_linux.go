@@ -44,19 +44,12 @@ func (m *Mount) MountAt(target string) error {
 	if err != nil {
 		return err
 	}
-	switch m.Type {
-	case "bind":
-		if err := unix.Mount(m.Source, target, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("bind mount %s on %s: %w", m.Source, target, err)
-		}
-		return nil
-	case "overlay":
-	default:
-		return fmt.Errorf("mount type %q: %w", m.Type, errdefs.ErrNotImplemented)
+	if m.Type != "overlay" {
+		return m.MountInThread(target)
 	}
-	data := strings.Join(m.Options, ",")
-	if len(data) > maxOptions {
-		return fmt.Errorf("overlay on %s: %d bytes of options, more than mount(2) takes (%d): %w", target, len(data), maxOptions, errdefs.ErrInvalidArgument)
+	data, err := m.overlayData(target)
+	if err != nil {
+		return err
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -68,13 +61,50 @@ func (m *Mount) MountAt(target string) error {
 			if err := unix.Unshare(unix.CLONE_FS); err != nil {
 				return fmt.Errorf("unshare(CLONE_FS): %w", err)
 			}
-			if err := unix.Chdir(m.Dir); err != nil {
-				return fmt.Errorf("chdir %s: %w", m.Dir, err)
-			}
-			return unix.Mount(m.Source, target, m.Type, 0, data)
+			return m.overlay(target, data)
 		}()
 	}()
-	if err := <-done; err != nil {
+	return <-done
+}
+
+// MountInThread mounts m at target (absolute) from the calling goroutine's
+// own thread, for a caller that locked its thread and unshared its mount
+// namespace (which unshares the file system context too): the mount is
+// made in that namespace. It changes the thread's working directory.
+func (m *Mount) MountInThread(target string) error {
+	switch m.Type {
+	case "bind":
+		if err := unix.Mount(m.Source, target, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind mount %s on %s: %w", m.Source, target, err)
+		}
+		return nil
+	case "overlay":
+		data, err := m.overlayData(target)
+		if err != nil {
+			return err
+		}
+		return m.overlay(target, data)
+	}
+	return fmt.Errorf("mount type %q: %w", m.Type, errdefs.ErrNotImplemented)
+}
+
+func (m *Mount) overlayData(target string) (string, error) {
+	data := strings.Join(m.Options, ",")
+	if len(data) > maxOptions {
+		return "", fmt.Errorf("overlay on %s: %d bytes of options, more than mount(2) takes (%d): %w", target, len(data), maxOptions, errdefs.ErrInvalidArgument)
+	}
+	return data, nil
+}
+
+// overlay mounts the overlay from m.Dir, whose lower directories the
+// options name relatively; the thread's file system context must be its
+// own.
+func (m *Mount) overlay(target, data string) error {
+	err := unix.Chdir(m.Dir)
+	if err == nil {
+		err = unix.Mount(m.Source, target, m.Type, 0, data)
+	}
+	if err != nil {
 		return fmt.Errorf("overlay on %s (from %s, %s): %w", target, m.Dir, data, err)
 	}
 	return nil
