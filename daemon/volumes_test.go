@@ -1,6 +1,9 @@
 package daemon_test
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -108,5 +111,140 @@ func TestVolumesBadInput(t *testing.T) {
 	}
 	if got := e.mustT("volume", "ls", "-q"); got != "" {
 		t.Errorf("volumes after the failures: %q", got)
+	}
+}
+
+func TestVolumesFromBindsAndUsage(t *testing.T) {
+	e := newCtrEnv(t)
+	host := t.TempDir()
+	// -v makes a missing host directory; --mount refuses it; a dangling
+	// symlink as a source is refused by both.
+	missing := filepath.Join(host, "made", "by", "v")
+	e.must("run", "--rm", "-v", missing+":/m", "busybox", "sh", "-c", "echo v > /m/f")
+	if got := readFile(t, filepath.Join(missing, "f")); got != "v\n" {
+		t.Errorf("-v with a missing host path: %q", got)
+	}
+	if r := e.dk("run", "--rm", "--mount", "type=bind,source="+filepath.Join(host, "nope")+",target=/m", "busybox", "true"); r.Code == 0 || !strings.Contains(r.Stderr, "bind source path does not exist") {
+		t.Errorf("--mount with a missing source: %v", r)
+	}
+	dangling := filepath.Join(host, "dangling")
+	if err := os.Symlink(filepath.Join(host, "nowhere"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"-v", dangling + ":/m"}, {"--mount", "type=bind,source=" + dangling + ",target=/m"}} {
+		r := e.dk(append(append([]string{"run", "--rm"}, args...), "busybox", "true")...)
+		if r.Code == 0 || !strings.Contains(r.Stderr, "dangling symlink") {
+			t.Errorf("%v: %v", args, r)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(host, "nowhere")); err == nil {
+		t.Errorf("a dangling symlink's target was made")
+	}
+
+	// --volumes-from: the other container's volumes and binds, with its
+	// modes or the one asked.
+	e.must("create", "--name", "src", "-v", "shared:/shared", "-v", host+":/host:ro", "-v", "/anon", "busybox", "true")
+	e.must("run", "--rm", "--volumes-from", "src", "busybox", "sh", "-c", "echo s > /shared/f; echo a > /anon/f")
+	if r := e.dk("run", "--rm", "--volumes-from", "src", "busybox", "touch", "/host/x"); r.Code == 0 {
+		t.Errorf("--volumes-from kept a read-only bind writable: %v", r)
+	}
+	if got := e.mustT("run", "--rm", "--volumes-from", "src:ro", "busybox", "sh", "-c", "cat /shared/f /anon/f; touch /shared/g 2>&1 || true"); !strings.HasPrefix(got, "s\na\n") || !strings.Contains(got, "Read-only") {
+		t.Errorf("--volumes-from src:ro: %q", got)
+	}
+	for _, c := range []struct{ arg, want string }{{"nosuch", "No such container: nosuch"}, {"src:rx", "invalid mode for volumes-from: rx"}} {
+		if r := e.dk("run", "--rm", "--volumes-from", c.arg, "busybox", "true"); r.Code == 0 || !strings.Contains(r.Stderr, c.want) {
+			t.Errorf("--volumes-from %s: %v", c.arg, r)
+		}
+	}
+	// inspect: Mode as Docker shows it, Binds and VolumesFrom as given.
+	e.must("create", "--name", "user", "--volumes-from", "src", "-v", "named:/n", "-v", host+":/h:ro,z", "busybox", "true")
+	if got := e.inspect("user", "{{range .Mounts}}{{.Destination}}={{.Mode}},{{.RW}} {{end}}"); got != "/n=z,true /h=ro,z,false /shared=z,true /host=ro,false /anon=,true" {
+		t.Errorf("inspect Mounts: %q", got)
+	}
+	if got := e.inspect("user", "{{.HostConfig.Binds}} {{.HostConfig.VolumesFrom}}"); got != "[named:/n "+host+":/h:ro,z] [src]" {
+		t.Errorf("inspect HostConfig: %q", got)
+	}
+	// ps --filter volume= by name or by path.
+	if got := e.mustT("ps", "-a", "--format", "{{.Names}}", "--filter", "volume=shared"); got != "user\nsrc" {
+		t.Errorf("ps --filter volume=shared: %q", got)
+	}
+	if got := e.mustT("ps", "-a", "--format", "{{.Names}}", "--filter", "volume=/n"); got != "user" {
+		t.Errorf("ps --filter volume=/n: %q", got)
+	}
+	// system df counts the volumes, their size and who uses them.
+	e.must("volume", "create", "idle")
+	e.must("run", "--rm", "-v", "idle:/i", "busybox", "dd", "if=/dev/zero", "of=/i/z", "bs=1024", "count=2048")
+	df := e.must("system", "df", "-v")
+	if !regexp.MustCompile(`(?m)^idle\s+0\s+2\.\d+MB$`).MatchString(df) || !regexp.MustCompile(`(?m)^shared\s+2\s+`).MatchString(df) {
+		t.Errorf("system df -v:\n%s", df)
+	}
+	df = e.must("system", "df")
+	if !regexp.MustCompile(`(?m)^Local Volumes\s+4\s+3\s+2\.\d+MB\s+2\.\d+MB \(\d+%\)$`).MatchString(df) {
+		t.Errorf("system df volume totals:\n%s", df)
+	}
+	if !regexp.MustCompile(`(?m)^Containers\s+2\s+0\s+`).MatchString(df) {
+		t.Errorf("system df container totals:\n%s", df)
+	}
+	if r := e.bt("system", "df"); r.Stdout != df {
+		t.Errorf("berth system df:\n%s\ndocker system df:\n%s", r.Out(), df)
+	}
+}
+
+// Data in volumes survives system prune without --volumes; with it only
+// volumes no container uses go (anonymous ones: API 1.42 prunes only
+// those unless --all).
+func TestVolumesSurviveSystemPrune(t *testing.T) {
+	e := newCtrEnv(t)
+	e.must("run", "--name", "gone", "-v", "keep:/k", "busybox", "sh", "-c", "echo kept > /k/f")
+	e.must("run", "-d", "--name", "alive", "-v", "used:/u", "busybox", "sleep", "600")
+	e.must("system", "prune", "-f")
+	if r := e.dk("inspect", "gone"); r.Code == 0 {
+		t.Errorf("system prune kept the stopped container")
+	}
+	if got := e.mustT("run", "--rm", "-v", "keep:/k", "busybox", "cat", "/k/f"); got != "kept" {
+		t.Errorf("the volume after system prune: %q", got)
+	}
+	e.must("run", "--name", "anon", "-v", "/a", "busybox", "true")
+	e.must("rm", "anon")
+	e.must("system", "prune", "-f", "--volumes")
+	if got := e.mustT("volume", "ls", "-q"); got != "keep\nused" {
+		t.Errorf("volumes after system prune --volumes: %q", got)
+	}
+	e.must("volume", "prune", "-f", "--all")
+	if got := e.mustT("volume", "ls", "-q"); got != "used" {
+		t.Errorf("volumes after volume prune --all: %q", got)
+	}
+}
+
+// volume export and import through the daemon, with the berth CLI: a
+// byte-exact round trip into another volume.
+func TestVolumesExportImport(t *testing.T) {
+	e := newCtrEnv(t)
+	e.must("run", "--rm", "-v", "src:/v", "busybox", "sh", "-c",
+		"mkdir -p /v/d && echo a > /v/d/a && chown 7:8 /v/d/a && chmod 4750 /v/d/a && ln -s d/a /v/l && ln /v/d/a /v/hard && mkfifo /v/p && setfattr -n user.k -v val /v/d 2>/dev/null; true")
+	tarPath := filepath.Join(t.TempDir(), "v.tar")
+	if r := e.bt("volume", "export", "-o", tarPath, "src"); r.Code != 0 {
+		t.Fatalf("volume export: %v", r)
+	}
+	if r := e.bt("volume", "import", "dst", tarPath); r.Code != 0 {
+		t.Fatalf("volume import: %v", r)
+	}
+	list := "cd /v && find . | sort | xargs stat -c '%n %f %u:%g %h %N'"
+	want := e.mustT("run", "--rm", "-v", "src:/v", "busybox", "sh", "-c", list)
+	if got := e.mustT("run", "--rm", "-v", "dst:/v", "busybox", "sh", "-c", list); got != want || !strings.Contains(got, "7:8") {
+		t.Errorf("imported volume:\n%s\nwant:\n%s", got, want)
+	}
+	if r := e.bt("volume", "import", "dst2", filepath.Join(t.TempDir(), "missing.tar")); r.Code == 0 {
+		t.Errorf("import of a missing file: %v", r)
+	}
+	hostile := filepath.Join(t.TempDir(), "hostile.tar")
+	if err := os.WriteFile(hostile, mkTarEntries(t, [2]string{"../../escape", "x"}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.bt("volume", "import", "dst3", hostile); r.Code == 0 || !strings.Contains(r.Stderr, "escape") {
+		t.Errorf("import of a hostile tar: %v", r)
+	}
+	if got := e.mustT("volume", "ls", "-q"); got != "dst\nsrc" {
+		t.Errorf("volumes after the imports: %q", got)
 	}
 }

@@ -111,6 +111,11 @@ type HostConfig struct {
 	// PortBindings is -p: "80/tcp" (or "80-82/tcp") to its host sides.
 	PortBindings    map[string][]PortBinding `json:"portBindings,omitempty"`
 	PublishAllPorts bool                     `json:"publishAllPorts,omitempty"` // -P
+	// Binds are the -v options as given (Mounts holds them parsed);
+	// VolumesFrom is --volumes-from, whose mounts create copies into
+	// Mounts.
+	Binds       []string `json:"binds,omitempty"`
+	VolumesFrom []string `json:"volumesFrom,omitempty"`
 }
 
 // PortBinding is the host side of one -p: HostPort "" picks a free port,

@@ -56,6 +56,15 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	if err := e.setupNetworks(&c, req.Networks); err != nil {
 		return nil, notFoundAtCreate(err)
 	}
+	// Volumes are taken and the container made visible to RemoveVolume
+	// under volMu, so that a volume prune cannot remove them in between.
+	e.volMu.Lock()
+	volLocked := true
+	defer func() {
+		if volLocked {
+			e.volMu.Unlock()
+		}
+	}()
 	madeVolumes, err := e.setupVolumes(&c)
 	if err != nil {
 		return nil, err
@@ -87,6 +96,8 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	e.byID[c.ID] = x
 	e.names[name] = c.ID
 	e.mu.Unlock()
+	e.volMu.Unlock()
+	volLocked = false
 	defer func() {
 		if retErr != nil {
 			e.mu.Lock()

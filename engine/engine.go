@@ -57,6 +57,9 @@ type Engine struct {
 	warn           func(string)
 	nets           *network.Manager
 	vols           *volume.Store
+	// volMu orders volume removal against creates that take volumes
+	// (RemoveVolume, Create).
+	volMu sync.Mutex
 
 	mu    sync.Mutex
 	byID  map[string]*ctr

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -52,6 +53,9 @@ func (e *Engine) VolumeUsers(name string) []string {
 // create to remove).
 func (e *Engine) setupVolumes(c *Container) (made []string, err error) {
 	hc := &c.HostConfig
+	if err := e.mountsFrom(c); err != nil {
+		return nil, notFoundAtCreate(err)
+	}
 	targets := map[string]bool{}
 	for _, m := range hc.Mounts {
 		targets[path.Clean(m.Target)] = true
@@ -104,6 +108,59 @@ func (e *Engine) setupVolumes(c *Container) (made []string, err error) {
 	return made, nil
 }
 
+// mountsFrom adds the volume and bind mounts of the containers named by
+// --volumes-from (ID[:ro|rw]) to c's mounts, read-only or read-write as the
+// mode says and as the other container has them without one. A target c
+// mounts something on itself keeps c's own mount.
+func (e *Engine) mountsFrom(c *Container) error {
+	hc := &c.HostConfig
+	targets := map[string]bool{}
+	for _, m := range hc.Mounts {
+		targets[path.Clean(m.Target)] = true
+	}
+	for t := range hc.Tmpfs {
+		targets[path.Clean(t)] = true
+	}
+	for _, spec := range hc.VolumesFrom {
+		ref, mode, _ := strings.Cut(spec, ":")
+		if mode != "" && mode != "ro" && mode != "rw" {
+			return errInvalid("invalid mode for volumes-from: %s", mode)
+		}
+		x, err := e.get(ref)
+		if err != nil {
+			return err
+		}
+		from := x.snapshot()
+		for _, m := range from.HostConfig.Mounts {
+			if (m.Type != "volume" && m.Type != "bind") || targets[path.Clean(m.Target)] {
+				continue
+			}
+			if mode != "" {
+				m.ReadOnly = mode == "ro"
+				m.Mode = mode
+			}
+			m.NoCopy = true // a volume another container has is not filled again
+			hc.Mounts = append(hc.Mounts, m)
+			targets[path.Clean(m.Target)] = true
+		}
+	}
+	return nil
+}
+
+// RemoveVolume removes a volume unless a container (in any state) mounts
+// it; a container being created cannot take the volume meanwhile.
+func (e *Engine) RemoveVolume(name string) error {
+	if e.vols == nil {
+		return fmt.Errorf("volume %s: %w", name, errdefs.ErrNotFound)
+	}
+	e.volMu.Lock()
+	defer e.volMu.Unlock()
+	if users := e.VolumeUsers(name); len(users) > 0 {
+		return fmt.Errorf("remove %s: volume is in use - [%s]: %w", name, strings.Join(users, ", "), errdefs.ErrConflict)
+	}
+	return e.vols.Remove(name)
+}
+
 // removeVolumes removes volumes, warning of failures.
 func (e *Engine) removeVolumes(names []string) {
 	for _, n := range names {
@@ -119,18 +176,18 @@ func (e *Engine) removeAnonymousVolumes(c *Container) {
 	if e.vols == nil {
 		return
 	}
-	var gone []string
 	for _, m := range c.HostConfig.Mounts {
 		if m.Type != "volume" {
 			continue
 		}
-		v, err := e.vols.Get(m.Source)
-		if err != nil || !v.Anonymous || len(e.VolumeUsers(m.Source)) > 0 {
+		if v, err := e.vols.Get(m.Source); err != nil || !v.Anonymous {
 			continue
 		}
-		gone = append(gone, m.Source)
+		err := e.RemoveVolume(m.Source)
+		if err != nil && !errors.Is(err, errdefs.ErrNotFound) && !errors.Is(err, errdefs.ErrConflict) {
+			e.warn(fmt.Sprintf("volume %s: %v", m.Source, err))
+		}
 	}
-	e.removeVolumes(gone)
 }
 
 // mountVolumes resolves a starting container's volume mounts into binds of
@@ -148,6 +205,11 @@ func (e *Engine) mountVolumes(c *Container, rootfs string) (_ []specgen.Mount, r
 		}
 	}()
 	for _, m := range c.HostConfig.Mounts {
+		if m.Type == "bind" {
+			if err := bindSource(m); err != nil {
+				return nil, err
+			}
+		}
 		if m.Type != "volume" {
 			out = append(out, m)
 			continue
@@ -170,6 +232,25 @@ func (e *Engine) mountVolumes(c *Container, rootfs string) (_ []specgen.Mount, r
 		out = append(out, b)
 	}
 	return out, nil
+}
+
+// bindSource checks a bind's source at start: a missing one is made as a
+// directory if the mount asks (-v), a dangling symlink refused.
+func bindSource(m specgen.Mount) error {
+	_, err := os.Stat(m.Source)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if _, lerr := os.Lstat(m.Source); lerr == nil {
+		return errInvalid("invalid mount config for type \"bind\": bind source path is a dangling symlink: %s", m.Source)
+	}
+	if !m.MakeSource {
+		return errInvalid("invalid mount config for type \"bind\": bind source path does not exist: %s", m.Source)
+	}
+	if err := os.MkdirAll(m.Source, 0o755); err != nil {
+		return fmt.Errorf("make the bind source %s: %w", m.Source, err)
+	}
+	return nil
 }
 
 // unmountVolumes releases a stopped container's volumes.

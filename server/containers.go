@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -138,7 +139,7 @@ func (s *Server) summary(c *engine.Container) container.Summary {
 		Command: cmd, Created: c.Created.Unix(), Ports: portSummaries(c), Labels: c.Config.Labels,
 		State: container.ContainerState(c.State.Status), Status: status(c),
 		NetworkSettings: &container.NetworkSettingsSummary{Networks: apiEndpoints(c)},
-		Mounts:          []container.MountPoint{},
+		Mounts:          apiMounts(c.HostConfig.Mounts, s.volumeMountpoint),
 	}
 	s.addModeNetwork(sum.NetworkSettings.Networks, c)
 	if sum.Labels == nil {
@@ -245,10 +246,21 @@ func containerFilter(f map[string][]string, e *engine.Engine) (func(*engine.Cont
 			(since == nil || c.Created.After(since.Created)) &&
 			any("network", func(v string) bool { return onNetwork(c, v) }) &&
 			any("is-task", func(v string) bool { return v == "false" }) &&
-			any("volume", func(string) bool { return false }) &&
+			any("volume", func(v string) bool { return mountsVolume(c, v) }) &&
 			any("publish", func(v string) bool { return portsMatch(v, published) }) &&
 			any("expose", func(v string) bool { return portsMatch(v, c.Config.ExposedPorts) })
 	}, nil
+}
+
+// mountsVolume is ps's volume filter: a volume of that name, or any mount
+// at that path in the container.
+func mountsVolume(c *engine.Container, v string) bool {
+	for _, m := range c.HostConfig.Mounts {
+		if path.Clean(m.Target) == path.Clean(v) || (m.Type == "volume" && m.Source == v) {
+			return true
+		}
+	}
+	return false
 }
 
 // labelsMatch is the label filter: every "k" or "k=v" must hold.

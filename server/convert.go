@@ -74,6 +74,8 @@ func engineCreate(name string, cfg *container.Config, hc *container.HostConfig, 
 		ConsoleSize:     hc.ConsoleSize,
 		PortBindings:    enginePortBindings(hc.PortBindings),
 		PublishAllPorts: hc.PublishAllPorts,
+		Binds:           hc.Binds,
+		VolumesFrom:     hc.VolumesFrom,
 	}
 	for _, a := range hc.DNS {
 		e.DNS = append(e.DNS, a.String())
@@ -95,8 +97,6 @@ func engineCreate(name string, cfg *container.Config, hc *container.HostConfig, 
 		}
 	}
 	switch {
-	case len(hc.VolumesFrom) > 0:
-		return bad("--volumes-from is not supported yet")
 	case len(hc.Links) > 0:
 		return bad("links are not supported")
 	case hc.UsernsMode != "" && hc.UsernsMode != "host":
@@ -172,9 +172,11 @@ func parseBind(b string) (specgen.Mount, error) {
 	if !validMountMode(mode) {
 		return specgen.Mount{}, fmt.Errorf("invalid mode: %s: %w", mode, errdefs.ErrInvalidArgument)
 	}
-	m := specgen.Mount{Type: "volume", Source: src}
+	m := specgen.Mount{Type: "volume", Source: src, Mode: mode}
 	if path.IsAbs(src) {
-		m.Type, m.Source = "bind", path.Clean(src)
+		m.Type, m.Source, m.MakeSource = "bind", path.Clean(src), true
+	} else if mode == "" {
+		m.Mode = "z" // as Docker shows a -v volume
 	}
 	var nocopy bool
 	for _, o := range strings.Split(mode, ",") {
@@ -306,10 +308,13 @@ func convertMount(m mount.Mount) (specgen.Mount, error) {
 		case !path.IsAbs(m.Source):
 			return invalid("invalid mount path: '%s' mount path must be absolute", m.Source)
 		}
-		sm.Source = path.Clean(m.Source)
+		sm.Source, sm.MakeSource = path.Clean(m.Source), create
 		if _, err := os.Stat(m.Source); err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				return invalid("%v", err)
+			}
+			if _, lerr := os.Lstat(m.Source); lerr == nil {
+				return invalid("bind source path is a dangling symlink: %s", m.Source)
 			}
 			if !create {
 				return invalid("bind source path does not exist: %s", m.Source)
@@ -468,6 +473,8 @@ func inspectResponse(c *engine.Container, execIDs []string) container.InspectRes
 		Resources:       apiResources(hc.Resources, hc.Ulimits, hc.Devices, hc.CgroupParent),
 		PortBindings:    apiPortBindings(hc.PortBindings),
 		PublishAllPorts: hc.PublishAllPorts,
+		Binds:           hc.Binds,
+		VolumesFrom:     hc.VolumesFrom,
 	}
 	if ahc.LogConfig.Config == nil {
 		ahc.LogConfig.Config = map[string]string{}
@@ -488,7 +495,7 @@ func inspectResponse(c *engine.Container, execIDs []string) container.InspectRes
 func apiMounts(ms []specgen.Mount, mountpoint func(name string) string) []container.MountPoint {
 	out := []container.MountPoint{}
 	for _, m := range ms {
-		mp := container.MountPoint{Destination: m.Target, RW: !m.ReadOnly}
+		mp := container.MountPoint{Destination: m.Target, RW: !m.ReadOnly, Mode: m.Mode}
 		switch m.Type {
 		case "volume":
 			mp.Type, mp.Name, mp.Driver = mount.TypeVolume, m.Source, "local"

@@ -62,6 +62,7 @@ func (s *Server) routes() {
 	s.networkRoutes()
 	s.volumeRoutes()
 	s.mux.HandleFunc("GET /system/df", s.diskUsage)
+	s.mux.HandleFunc("POST /build/prune", s.buildPrune)
 }
 
 type ctxKey int

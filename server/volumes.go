@@ -28,27 +28,28 @@ var errNoVolumes = fmt.Errorf("volumes are not available: %w", errdefs.ErrNotImp
 // volumeAPI serves /volumes. What it needs of the daemon are two
 // functions, so that tests can run it over a store without an engine.
 type volumeAPI struct {
-	store   func() *volume.Store       // nil: the daemon has no volumes
-	users   func(name string) []string // ids of the containers that mount a volume
-	events  *events.Bus                // nil: no events
-	pruning atomic.Bool
+	store func() *volume.Store       // nil: the daemon has no volumes
+	users func(name string) []string // ids of the containers that mount a volume
+	// removeFn removes a volume no container mounts, atomically with the
+	// check (the engine's RemoveVolume); nil checks users, then removes.
+	removeFn func(name string) error
+	events   *events.Bus // nil: no events
+	pruning  atomic.Bool
 }
 
 func (s *Server) volumeRoutes() {
 	a := &volumeAPI{
 		events: s.events,
-		store: func() *volume.Store {
-			if s.engine == nil {
-				return nil
-			}
-			return s.engine.Volumes()
-		},
+		store:  s.engineVolumes,
 		users: func(name string) []string {
 			if s.engine == nil {
 				return nil
 			}
 			return s.engine.VolumeUsers(name)
 		},
+	}
+	if s.engine != nil {
+		a.removeFn = s.engine.RemoveVolume
 	}
 	a.routes(s.mux)
 }
@@ -271,11 +272,7 @@ func (a *volumeAPI) remove(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if users := a.users(name); len(users) > 0 {
-		writeError(w, errVolumeInUse(name, users))
-		return
-	}
-	if err := st.Remove(name); err != nil {
+	if err := a.removeUnused(st, name); err != nil {
 		if force && errors.Is(err, errdefs.ErrNotFound) {
 			w.WriteHeader(http.StatusNoContent)
 			return
@@ -287,9 +284,16 @@ func (a *volumeAPI) remove(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// errVolumeInUse is Docker's error for removing a volume containers use.
-func errVolumeInUse(name string, users []string) error {
-	return fmt.Errorf("remove %s: volume is in use - [%s]: %w", name, strings.Join(users, ", "), errdefs.ErrConflict)
+// removeUnused removes a volume unless a container mounts it (409 naming
+// the containers, as Docker).
+func (a *volumeAPI) removeUnused(st *volume.Store, name string) error {
+	if a.removeFn != nil {
+		return a.removeFn(name)
+	}
+	if users := a.users(name); len(users) > 0 {
+		return fmt.Errorf("remove %s: volume is in use - [%s]: %w", name, strings.Join(users, ", "), errdefs.ErrConflict)
+	}
+	return st.Remove(name)
 }
 
 func (a *volumeAPI) prune(w http.ResponseWriter, r *http.Request) {
@@ -325,8 +329,8 @@ func (a *volumeAPI) prune(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			size = 0
 		}
-		if err := st.Remove(v.Name); err != nil {
-			continue // mounted meanwhile, or gone
+		if err := a.removeUnused(st, v.Name); err != nil {
+			continue // taken meanwhile, or gone
 		}
 		a.event(v.Name, "destroy", nil)
 		rep.VolumesDeleted = append(rep.VolumesDeleted, v.Name)

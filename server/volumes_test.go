@@ -33,13 +33,13 @@ func TestParseBindVolumes(t *testing.T) {
 		in   string
 		want specgen.Mount
 	}{
-		{"/host:/ctr", specgen.Mount{Type: "bind", Source: "/host", Target: "/ctr"}},
-		{"/host/:/ctr/sub/../x:ro,rshared", specgen.Mount{Type: "bind", Source: "/host", Target: "/ctr/x", ReadOnly: true, Propagation: "rshared"}},
-		{"/h:/c:z,rw,cached", specgen.Mount{Type: "bind", Source: "/h", Target: "/c"}},
-		{"data:/data", specgen.Mount{Type: "volume", Source: "data", Target: "/data"}},
-		{"data:/data:ro", specgen.Mount{Type: "volume", Source: "data", Target: "/data", ReadOnly: true}},
-		{"my_vol.1-x:/data:nocopy,ro,Z", specgen.Mount{Type: "volume", Source: "my_vol.1-x", Target: "/data", ReadOnly: true, NoCopy: true}},
-		{"/scratch", specgen.Mount{Type: "volume", Target: "/scratch"}},
+		{"/host:/ctr", specgen.Mount{Type: "bind", Source: "/host", Target: "/ctr", MakeSource: true}},
+		{"/host/:/ctr/sub/../x:ro,rshared", specgen.Mount{Type: "bind", Source: "/host", Target: "/ctr/x", ReadOnly: true, Propagation: "rshared", MakeSource: true, Mode: "ro,rshared"}},
+		{"/h:/c:z,rw,cached", specgen.Mount{Type: "bind", Source: "/h", Target: "/c", MakeSource: true, Mode: "z,rw,cached"}},
+		{"data:/data", specgen.Mount{Type: "volume", Source: "data", Target: "/data", Mode: "z"}},
+		{"data:/data:ro", specgen.Mount{Type: "volume", Source: "data", Target: "/data", ReadOnly: true, Mode: "ro"}},
+		{"my_vol.1-x:/data:nocopy,ro,Z", specgen.Mount{Type: "volume", Source: "my_vol.1-x", Target: "/data", ReadOnly: true, NoCopy: true, Mode: "nocopy,ro,Z"}},
+		{"/scratch", specgen.Mount{Type: "volume", Target: "/scratch", Mode: "z"}},
 	} {
 		got, err := parseBind(c.in)
 		if err != nil {
@@ -89,7 +89,7 @@ func TestConvertMountVolumes(t *testing.T) {
 		{mount.Mount{Type: mount.TypeBind, Source: dir, Target: "/h", BindOptions: &mount.BindOptions{Propagation: mount.PropagationSlave}},
 			specgen.Mount{Type: "bind", Source: dir, Target: "/h", Propagation: "slave"}},
 		{mount.Mount{Type: mount.TypeBind, Source: dir + "/missing", Target: "/h", BindOptions: &mount.BindOptions{CreateMountpoint: true}},
-			specgen.Mount{Type: "bind", Source: dir + "/missing", Target: "/h"}},
+			specgen.Mount{Type: "bind", Source: dir + "/missing", Target: "/h", MakeSource: true}},
 		{mount.Mount{Type: mount.TypeTmpfs, Target: "/t", TmpfsOptions: &mount.TmpfsOptions{SizeBytes: 1 << 20, Mode: 0o700}},
 			specgen.Mount{Type: "tmpfs", Target: "/t", TmpfsSize: 1 << 20, TmpfsMode: 0o700}},
 	} {
@@ -141,8 +141,8 @@ func TestEngineCreateVolumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []specgen.Mount{
-		{Type: "volume", Source: "data", Target: "/data", ReadOnly: true},
-		{Type: "bind", Source: "/h", Target: "/h"},
+		{Type: "volume", Source: "data", Target: "/data", ReadOnly: true, Mode: "ro"},
+		{Type: "bind", Source: "/h", Target: "/h", MakeSource: true},
 		{Type: "volume", Target: "/anon"},
 	}
 	if !reflect.DeepEqual(req.HostConfig.Mounts, want) {

@@ -106,6 +106,12 @@ type Mount struct {
 	// name, "" for a new anonymous one) are the engine's: it turns them
 	// into binds of the volume's directory before Generate.
 	NoCopy bool `json:",omitempty"`
+	// MakeSource makes a bind's missing source directory at start (-v
+	// does, and --mount with bind-create-mountpoint), as Docker does.
+	MakeSource bool `json:",omitempty"`
+	// Mode is -v's options as given ("ro,z"; "z" for a volume without
+	// any), which docker inspect shows; it changes nothing.
+	Mode string `json:",omitempty"`
 }
 
 // Device is a --device HOST[:CONTAINER[:PERMS]].
