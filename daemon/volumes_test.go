@@ -2,10 +2,12 @@ package daemon_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Volumes end to end with the docker CLI: data that outlives containers
@@ -246,5 +248,56 @@ func TestVolumesExportImport(t *testing.T) {
 	}
 	if got := e.mustT("volume", "ls", "-q"); got != "dst\nsrc" {
 		t.Errorf("volumes after the imports: %q", got)
+	}
+}
+
+// The Python SDK (Debian's python3-docker): volumes, a volume mount, and
+// put_archive/get_archive on a stopped container.
+func TestVolumesPythonSDK(t *testing.T) {
+	if err := exec.Command("python3", "-c", "import docker").Run(); err != nil {
+		t.Skip("python3 docker SDK not installed")
+	}
+	e := newCtrEnv(t)
+	script := `
+import io, sys, tarfile, docker
+c = docker.DockerClient(base_url="unix://" + sys.argv[1], timeout=30)
+v = c.volumes.create(name="pyvol", labels={"via": "python"})
+print("vol", v.name, v.attrs["Driver"], v.attrs["Labels"]["via"])
+print("list", [x.name for x in c.volumes.list()])
+out = c.containers.run("busybox", ["sh", "-c", "echo data > /v/f; cat /v/f"], volumes={"pyvol": {"bind": "/v", "mode": "rw"}}, remove=True)
+print("run", out.decode().strip())
+ct = c.containers.create("busybox", ["cat", "/v/f", "/v/put.txt"], volumes={"pyvol": {"bind": "/v", "mode": "rw"}}, name="pyct")
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w") as tf:
+    body = b"put\n"
+    ti = tarfile.TarInfo("put.txt")
+    ti.size = len(body)
+    tf.addfile(ti, io.BytesIO(body))
+print("put", ct.put_archive("/v", buf.getvalue()))
+bits, stat = ct.get_archive("/v/f")
+tf = tarfile.open(fileobj=io.BytesIO(b"".join(bits)))
+print("get", stat["name"], stat["size"], tf.extractfile("f").read().decode().strip())
+ct.start()
+print("wait", ct.wait(timeout=20)["StatusCode"])
+print("logs", ct.logs().decode().split())
+try:
+    v.remove()
+except docker.errors.APIError as err:
+    print("in use", err.status_code)
+ct.remove()
+v.reload()
+print("still", v.name)
+try:
+    c.volumes.create(name="a/b")
+except docker.errors.APIError as err:
+    print("bad name", err.status_code)
+v.remove()
+print("left", [x.name for x in c.volumes.list()])
+`
+	r := exe(60*time.Second, nil, "python3", "-c", script, e.d.Socket)
+	want := "vol pyvol local python\nlist ['pyvol']\nrun data\nput True\nget f 5 data\nwait 0\nlogs ['data', 'put']\n" +
+		"in use 409\nstill pyvol\nbad name 400\nleft []\n"
+	if r.Code != 0 || r.Stdout != want {
+		t.Errorf("python SDK: %v\nwant %q", r, want)
 	}
 }
