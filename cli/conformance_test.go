@@ -35,6 +35,9 @@ func normalizeBody(t *testing.T, r request) string {
 			slices.Sort(cr.HostConfig.Binds)
 		}
 		v = cr
+	case r.Method == "PUT" && strings.HasSuffix(r.Path, "/archive"):
+		// docker cp's tar: entry by entry.
+		return strings.Join(tarEntries(t, r.Body), "\n")
 	case strings.HasSuffix(r.Path, "/exec"):
 		var er container.ExecCreateRequest
 		if err := json.Unmarshal(r.Body, &er); err != nil {
@@ -65,6 +68,9 @@ type cliCase struct {
 	// unordered: the requests may come in any order (docker sends them
 	// in parallel for several containers)
 	unordered bool
+	// files, if set, fills the (emptied) working directory before each
+	// run; the trees the two runs leave must match.
+	files func(t *testing.T, dir string)
 }
 
 // compare runs docker and berth with the same arguments against the same
@@ -73,9 +79,32 @@ type cliCase struct {
 func compare(t *testing.T, c cliCase) {
 	t.Helper()
 	dir := t.TempDir()
+	fill := func() {
+		if c.files == nil {
+			return
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		c.files(t, dir)
+	}
+	fill()
 	d := runCLI(t, dir, false, c.args, c.stdin, c.setup)
+	var dTree string
+	if c.files != nil {
+		dTree = treeListing(t, dir, "")
+	}
 	os.Remove(filepath.Join(dir, "cid.txt"))
+	fill()
 	b := runCLI(t, dir, true, c.args, c.stdin, c.setup)
+	if c.files != nil {
+		if bTree := treeListing(t, dir, ""); dTree != bTree {
+			t.Errorf("%v: the host trees differ:\n%s", c.args, lineDiff(dTree, bTree))
+		}
+	}
 	if c.unordered {
 		for _, r := range [][]request{d.reqs, b.reqs} {
 			slices.SortFunc(r, func(x, y request) int { return strings.Compare(x.String(), y.String()) })

@@ -25,13 +25,13 @@ func containerCmds(g *globals) []*cobra.Command {
 		simpleCmd(g, "unpause", "Unpause all processes within one or more containers"),
 		rm, renameCmd(g), waitCmd(g), attachCmd(g), execCmd(g), logsCmd(g), ls,
 		inspectContainerCmd(g), topCmd(g), portCmd(g), statsCmd(g), updateCmd(g), commitCmd(g),
-		exportCmd(g), containerPruneCmd(g))
+		exportCmd(g), cpCmd(g), containerPruneCmd(g))
 	return []*cobra.Command{noun, runCmd(g), createCmd(g), startCmd(g), stopCmd(g), killCmd(g), restartCmd(g),
 		simpleCmd(g, "pause", "Pause all processes within one or more containers"),
 		simpleCmd(g, "unpause", "Unpause all processes within one or more containers"),
 		rmCmd(g), renameCmd(g), waitCmd(g), attachCmd(g), execCmd(g), logsCmd(g), psCmd(g),
 		inspectCmd(g), topCmd(g), portCmd(g), statsCmd(g), updateCmd(g), commitCmd(g), exportCmd(g),
-		eventsCmd(g)}
+		cpCmd(g), eventsCmd(g)}
 }
 
 // forEach runs fn on every named container, printing each name on success

@@ -72,7 +72,8 @@ type fakeDaemon struct {
 	execExit     int
 	inspect      string // GET /containers/{id}/json body; a default if empty
 	responses    map[string]string
-	notFound     bool // every GET of an object answers 404
+	notFound     bool   // every GET of an object answers 404
+	archiveRoot  string // the container's root for /containers/{id}/archive (cp_test.go)
 
 	mu   sync.Mutex
 	reqs []request
@@ -136,6 +137,8 @@ func (f *fakeDaemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case f.archiveRoot != "" && strings.HasSuffix(path, "/archive"):
+		f.serveArchive(w, r, path)
 	case path == "/info":
 		writeJSON(w, 200, `{"OSType":"linux"}`)
 	case path == "/containers/create":

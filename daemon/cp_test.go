@@ -119,6 +119,22 @@ func TestCopyRunningAndStopped(t *testing.T) {
 	if st.Name != "renamed" || st.Size != 5 || st.Mode != 0o640 {
 		t.Errorf("path stat: %+v", st)
 	}
+	// berth's own cp, both ways, against the same containers.
+	for _, c := range []string{"run", "stopped"} {
+		if r := e.bt("cp", filepath.Join(host, "tree"), c+":/etc/bt"); r.Code != 0 {
+			t.Fatalf("berth cp into %s: %v", c, r)
+		}
+		out := t.TempDir()
+		if r := e.bt("cp", c+":/etc/bt/.", filepath.Join(out, "x")); r.Code != 0 {
+			t.Fatalf("berth cp from %s: %v", c, r)
+		}
+		if got := readFile(t, filepath.Join(out, "x", "sub", "b")); got != "b\n" {
+			t.Errorf("berth cp round trip through %s: %q", c, got)
+		}
+		if r := e.bt("cp", c+":/nonexistent", out); r.Code == 0 || !strings.Contains(r.Stderr, "Could not find the file /nonexistent") {
+			t.Errorf("berth cp of a missing path: %v", r)
+		}
+	}
 	// -a: owned by the container's user.
 	e.must("run", "-d", "--name", "user", "--user", "nobody", "busybox", "sleep", "600")
 	e.must("cp", "-a", filepath.Join(host, "f.txt"), "user:/home/")
