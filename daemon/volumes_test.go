@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,10 +161,15 @@ func TestVolumesFromBindsAndUsage(t *testing.T) {
 	}
 	// inspect: Mode as Docker shows it, Binds and VolumesFrom as given.
 	e.must("create", "--name", "user", "--volumes-from", "src", "-v", "named:/n", "-v", host+":/h:ro,z", "busybox", "true")
-	if got := e.inspect("user", "{{range .Mounts}}{{.Destination}}={{.Mode}},{{.RW}} {{end}}"); got != "/n=z,true /h=ro,z,false /shared=z,true /host=ro,false /anon=,true" {
+	// (The docker CLI sends -v options in a varying order.)
+	mounts := strings.Fields(e.inspect("user", "{{range .Mounts}}{{.Destination}}={{.Mode}},{{.RW}} {{end}}"))
+	slices.Sort(mounts)
+	if got := strings.Join(mounts, " "); got != "/anon=,true /h=ro,z,false /host=ro,false /n=z,true /shared=z,true" {
 		t.Errorf("inspect Mounts: %q", got)
 	}
-	if got := e.inspect("user", "{{.HostConfig.Binds}} {{.HostConfig.VolumesFrom}}"); got != "[named:/n "+host+":/h:ro,z] [src]" {
+	binds := strings.Fields(strings.Trim(e.inspect("user", "{{.HostConfig.Binds}}"), "[]"))
+	slices.Sort(binds)
+	if got := strings.Join(binds, " ") + " " + e.inspect("user", "{{.HostConfig.VolumesFrom}}"); got != host+":/h:ro,z named:/n [src]" {
 		t.Errorf("inspect HostConfig: %q", got)
 	}
 	// ps --filter volume= by name or by path.
