@@ -360,7 +360,7 @@ func convertMount(m mount.Mount) (specgen.Mount, error) {
 	sm := specgen.Mount{Type: "tmpfs", Target: target, ReadOnly: m.ReadOnly}
 	if m.TmpfsOptions != nil {
 		sm.TmpfsSize = m.TmpfsOptions.SizeBytes
-		sm.TmpfsMode = uint32(m.TmpfsOptions.Mode.Perm())
+		sm.TmpfsMode = tmpfsMode(m.TmpfsOptions.Mode)
 	}
 	return sm, nil
 }
@@ -534,4 +534,21 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// tmpfsMode reads tmpfs-mode: the docker CLI sends the octal number as it
+// was typed (1770 is 0o1770, sticky in the Unix bit), a Go client may use
+// os.ModeSticky and friends; both mean the same mode.
+func tmpfsMode(m os.FileMode) uint32 {
+	bits := uint32(m & 0o7777)
+	if m&os.ModeSticky != 0 {
+		bits |= 0o1000
+	}
+	if m&os.ModeSetgid != 0 {
+		bits |= 0o2000
+	}
+	if m&os.ModeSetuid != 0 {
+		bits |= 0o4000
+	}
+	return bits
 }

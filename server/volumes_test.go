@@ -615,3 +615,11 @@ func TestVolumeRoutesWithoutStore(t *testing.T) {
 		t.Errorf("server without an engine: %d %s", w.Code, w.Body)
 	}
 }
+
+func TestTmpfsMode(t *testing.T) {
+	for in, want := range map[os.FileMode]uint32{0o1770: 0o1770, 0o700: 0o700, os.ModeSticky | 0o777: 0o1777, os.ModeSetgid | os.ModeSetuid | 0o755: 0o6755} {
+		if got := tmpfsMode(in); got != want {
+			t.Errorf("tmpfsMode(%v) = %o, want %o", in, got, want)
+		}
+	}
+}
