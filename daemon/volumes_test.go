@@ -307,3 +307,17 @@ print("left", [x.name for x in c.volumes.list()])
 		t.Errorf("python SDK: %v\nwant %q", r, want)
 	}
 }
+
+// --mount's tmpfs and bind options reach the kernel.
+func TestMountOptions(t *testing.T) {
+	e := newCtrEnv(t)
+	host := t.TempDir()
+	got := e.mustT("run", "--rm", "--mount", "type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770",
+		"--mount", "type=bind,src="+host+",dst=/b,bind-propagation=rshared,readonly", "busybox", "sh", "-c",
+		"stat -c %a /t; df -k /t | tail -1 | awk '{print $2}'; grep ' /b ' /proc/self/mountinfo; touch /b/x 2>&1 || true")
+	lines := strings.Split(got, "\n")
+	if len(lines) != 4 || lines[0] != "1770" || lines[1] != "1024" ||
+		!strings.Contains(lines[2], " ro,") || !strings.Contains(lines[2], "shared:") || !strings.Contains(lines[3], "Read-only") {
+		t.Errorf("tmpfs and bind options inside the container:\n%s", got)
+	}
+}
