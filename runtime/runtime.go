@@ -136,10 +136,12 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	tr("spec loaded")
 	rootfs, prog, err := validateAndCompile(spec, bundle, r.SeccompCache)
 	if err != nil {
 		return nil, err
 	}
+	tr("validated")
 	if !hasNewNS(spec, specs.MountNamespace) && (len(spec.Mounts) > 0 || len(spec.Linux.MaskedPaths)+len(spec.Linux.ReadonlyPaths) > 0 || spec.Root.Readonly) {
 		r.warn("container %q has no mount namespace: its mounts, masked and read-only paths are not applied (they would change the host's mounts); it is only chrooted", o.ID)
 	}
@@ -212,6 +214,7 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 		extra = append(extra, conn)
 	}
 
+	tr("files")
 	res := withDefaultDeviceRules(spec)
 	cg, err = newCgroup(spec.Linux.CgroupsPath, o.ID, res)
 	if err != nil {
@@ -223,9 +226,11 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 	if err := cg.Apply(-1); err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
+	tr("cgroup applied")
 	if err := cg.Set(res); err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
+	tr("cgroup limits")
 	tasks, err := cg.TaskFiles()
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
