@@ -186,9 +186,15 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 		}
 		return err
 	}
-	st, err := sc.State()
+	pid := sc.Pid
+	if pid == 0 {
+		var st *shim.Response
+		if st, err = sc.State(); err == nil {
+			pid = st.Pid
+		}
+	}
 	if err == nil {
-		err = e.plumbNetworks(c, st.Pid)
+		err = e.plumbNetworks(c, pid)
 		tt.step("networks plumbed")
 	}
 	if err != nil {
@@ -219,7 +225,7 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 		return &StartError{Msg: err.Error()}
 	}
 	x.mu.Lock()
-	x.c.State = State{Status: StatusRunning, Pid: st.Pid, StartedAt: now(), Health: x.c.State.Health}
+	x.c.State = State{Status: StatusRunning, Pid: pid, StartedAt: now(), Health: x.c.State.Health}
 	if c.Config.Healthcheck != nil && !healthDisabled(c.Config.Healthcheck) {
 		x.c.State.Health = &Health{Status: "starting"}
 	}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +26,19 @@ import (
 // Client talks to the shim of one container through its state directory.
 type Client struct {
 	Dir string
+	// Pid is the container's init, as the shim reported it when it was
+	// launched (0 for a client of a shim found again).
+	Pid int
+}
+
+// readyPid reads a shim's readiness message: "ok PID" (or "ok" alone).
+func readyPid(msg string) (int, bool) {
+	rest, ok := strings.CutPrefix(msg, "ok")
+	if !ok || (rest != "" && rest[0] != ' ') {
+		return 0, false
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(rest))
+	return pid, true
 }
 
 // maxSocketPath is what fits in sockaddr_un.
@@ -106,14 +121,15 @@ func (sp *Spare) Launch(stateDir string, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shim: %w", err)
 	}
-	if string(msg) != "ok" {
+	pid, ok := readyPid(string(msg))
+	if !ok {
 		<-sp.waited
 		if len(msg) == 0 {
 			return nil, errors.New("shim exited before it created the container")
 		}
 		return nil, &CreateError{Msg: string(msg)}
 	}
-	return &Client{Dir: stateDir}, nil
+	return &Client{Dir: stateDir, Pid: pid}, nil
 }
 
 // Close ends a spare that was not used, and reaps it.

@@ -30,8 +30,8 @@ var traceOn = os.Getenv("BERTH_TRACE") != ""
 // Main is "berth shim --spare PARENT": it waits for the name of a state
 // directory in PARENT on its job pipe (fd 4), then runs the container
 // configured in STATEDIR/shim.json and supervises it until it exits. File
-// descriptor 3 is the engine's readiness pipe: "ok" once the container is
-// created and the socket listens, or why not. initExe is the container init
+// descriptor 3 is the engine's readiness pipe: "ok PID" (the container's
+// init) once the container is created and the socket listens, or why not. initExe is the container init
 // program (nil: this binary's "init").
 func Main(args []string, initExe func() (string, error)) int {
 	if len(args) != 2 || args[0] != "--spare" {
@@ -59,7 +59,7 @@ func Main(args []string, initExe func() (string, error)) int {
 		ready.Close()
 		return 1
 	}
-	fmt.Fprint(ready, "ok")
+	fmt.Fprintf(ready, "ok %d", s.init.Pid)
 	ready.Close()
 	// A shim lives as long as its container and allocates little: keep
 	// the heap small, and give the set-up's garbage back once the start is
