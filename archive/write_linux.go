@@ -61,19 +61,7 @@ func WriteTar(ctx context.Context, w io.Writer, root string, o WriteOptions) err
 	if err := unix.Fstat(rootfd, &st); err != nil {
 		return fmt.Errorf("archive: root %q: %w", root, err)
 	}
-	cw, err := compressor(w, o.Compression)
-	if err != nil {
-		return err
-	}
-	t := newTarWriter(ctx, cw, o)
-	err = t.dir(rootfd, "", &st)
-	if err == nil {
-		err = t.tw.Close()
-	}
-	if cerr := cw.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return writeTarWith(ctx, w, o, func(t *tarWriter) error { return t.dir(rootfd, "", &st) })
 }
 
 // WriteEntry writes the entry base of directory parent (not following it
@@ -97,12 +85,24 @@ func WriteEntry(ctx context.Context, w io.Writer, parent int, base, name string,
 		}
 		return fmt.Errorf("archive: %q: %w", base, err)
 	}
+	return writeTarWith(ctx, w, o, func(t *tarWriter) error { return t.child(parent, base, name) })
+}
+
+// writeTarWith runs write with a tar writer on w (compressed as o says) and
+// ends the tar and the compression.
+func writeTarWith(ctx context.Context, w io.Writer, o WriteOptions, write func(*tarWriter) error) error {
 	cw, err := compressor(w, o.Compression)
 	if err != nil {
 		return err
 	}
-	t := newTarWriter(ctx, cw, o)
-	err = t.child(parent, base, name)
+	t := &tarWriter{
+		ctx:   ctx,
+		o:     o,
+		tw:    tar.NewWriter(cw),
+		links: make(map[inode]string),
+		buf:   make([]byte, 1<<20),
+	}
+	err = write(t)
 	if err == nil {
 		err = t.tw.Close()
 	}
@@ -110,16 +110,6 @@ func WriteEntry(ctx context.Context, w io.Writer, parent int, base, name string,
 		err = cerr
 	}
 	return err
-}
-
-func newTarWriter(ctx context.Context, w io.Writer, o WriteOptions) *tarWriter {
-	return &tarWriter{
-		ctx:   ctx,
-		o:     o,
-		tw:    tar.NewWriter(w),
-		links: make(map[inode]string),
-		buf:   make([]byte, 1<<20),
-	}
 }
 
 // pseudoFS reports whether fd is on a kernel pseudo file system whose

@@ -166,6 +166,14 @@ func (e *Engine) withRootFS(ref string, fn func(c *Container, root int) error) e
 			return errConflict("container %s: its process changed while its files were opened; try again", x.c.ID[:12])
 		}
 	}
+	return e.withStoppedFS(x, true, fn)
+}
+
+// withStoppedFS holds a container that is not running busy (so that it
+// cannot start) and runs fn with its root file system, and its volume and
+// bind mounts if withMounts, mounted in a mount namespace of its own; the
+// caller holds x.mu, which is released.
+func (e *Engine) withStoppedFS(x *ctr, withMounts bool, fn func(c *Container, root int) error) error {
 	if x.busy {
 		x.mu.Unlock()
 		return errConflict("container %s is busy (another operation is in progress)", x.c.ID[:12])
@@ -182,12 +190,12 @@ func (e *Engine) withRootFS(ref string, fn func(c *Container, root int) error) e
 		x.busy = false
 		x.mu.Unlock()
 	}()
-	return e.inOwnNamespace(x.snapshot(), fn)
+	return e.inOwnNamespace(x.snapshot(), withMounts, fn)
 }
 
 // inOwnNamespace mounts a stopped container's file system in a new mount
 // namespace on a locked thread and runs fn there.
-func (e *Engine) inOwnNamespace(c *Container, fn func(c *Container, root int) error) error {
+func (e *Engine) inOwnNamespace(c *Container, withMounts bool, fn func(c *Container, root int) error) error {
 	m, err := e.layers.ActiveMount(c.ID)
 	if err != nil {
 		return err
@@ -203,6 +211,9 @@ func (e *Engine) inOwnNamespace(c *Container, fn func(c *Container, root int) er
 	}
 	var binds []bind
 	for _, mt := range c.HostConfig.Mounts {
+		if !withMounts {
+			break
+		}
 		switch mt.Type {
 		case "volume":
 			if e.vols == nil {
@@ -430,13 +441,19 @@ func inRoot(root int, p string) (string, error) {
 // openDirInRoot opens directory p (absolute, in the container) below root,
 // resolved inside it.
 func openDirInRoot(root int, p string) (int, error) {
+	return openInRootFD(root, p, unix.O_RDONLY|unix.O_DIRECTORY)
+}
+
+// openInRootFD opens p (absolute, in the container) below the directory
+// root with flags, every symlink resolved as if root were "/".
+func openInRootFD(root int, p string, flags int) (int, error) {
 	rel := strings.TrimLeft(p, "/")
 	if rel == "" {
 		rel = "."
 	}
 	for {
 		fd, err := unix.Openat2(root, rel, &unix.OpenHow{
-			Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
+			Flags:   uint64(flags | unix.O_CLOEXEC),
 			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 		})
 		if err == unix.EAGAIN || err == unix.EINTR {

@@ -2,9 +2,7 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -65,38 +63,26 @@ func (e *Engine) Commit(ctx context.Context, ref string, r CommitRequest) (*imag
 	return img, nil
 }
 
-// Export writes a container's root file system as a tar.
+// Export writes a container's root file system as a tar (without its
+// volumes and binds, as Docker's). A container that is not running has it
+// mounted for the export in a mount namespace of its own, and cannot start
+// meanwhile.
 func (e *Engine) Export(ctx context.Context, ref string, w io.Writer) error {
 	x, err := e.get(ref)
 	if err != nil {
 		return err
 	}
 	x.mu.Lock()
-	running := x.c.State.Running()
-	id := x.c.ID
-	x.mu.Unlock()
-	root := filepath.Join(e.stateDir(id), "rootfs")
-	if !running {
-		dir, err := os.MkdirTemp(e.execRoot, "export-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		m, err := e.layers.ActiveMount(id)
-		if err != nil {
-			return err
-		}
-		if err := m.MountAt(dir); err != nil {
-			return err
-		}
-		defer func() {
-			if err := unmountAll(dir); err != nil {
-				e.warn(fmt.Sprintf("container %s: export: unmount %s: %v", id, dir, err))
-			}
-		}()
-		root = dir
+	if x.c.State.Running() {
+		id := x.c.ID
+		x.mu.Unlock()
+		err = archive.WriteTar(ctx, w, filepath.Join(e.stateDir(id), "rootfs"), archive.WriteOptions{})
+	} else {
+		err = e.withStoppedFS(x, false, func(_ *Container, root int) error {
+			return archive.WriteTar(ctx, w, fdPath(root), archive.WriteOptions{})
+		})
 	}
-	if err := archive.WriteTar(ctx, w, root, archive.WriteOptions{}); err != nil {
+	if err != nil {
 		return err
 	}
 	e.event(x.snapshot(), "export", nil)

@@ -187,16 +187,8 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 		return err
 	}
 	pid := sc.Pid
-	if pid == 0 {
-		var st *shim.Response
-		if st, err = sc.State(); err == nil {
-			pid = st.Pid
-		}
-	}
-	if err == nil {
-		err = e.plumbNetworks(c, pid)
-		tt.step("networks plumbed")
-	}
+	err = e.plumbNetworks(c, pid)
+	tt.step("networks plumbed")
 	if err != nil {
 		// Created, never started: SIGKILL ends it, the shim reaps it.
 		_ = e.signal(c.ID, unix.SIGKILL, false)

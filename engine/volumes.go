@@ -53,15 +53,15 @@ func (e *Engine) VolumeUsers(name string) []string {
 // create to remove).
 func (e *Engine) setupVolumes(c *Container) (made []string, err error) {
 	hc := &c.HostConfig
-	if err := e.mountsFrom(c); err != nil {
-		return nil, notFoundAtCreate(err)
-	}
-	targets := map[string]bool{}
+	targets := map[string]bool{} // what something is mounted on already
 	for _, m := range hc.Mounts {
 		targets[path.Clean(m.Target)] = true
 	}
 	for t := range hc.Tmpfs {
 		targets[path.Clean(t)] = true
+	}
+	if err := e.mountsFrom(c, targets); err != nil {
+		return nil, notFoundAtCreate(err)
 	}
 	for _, v := range c.Config.Volumes {
 		if !path.IsAbs(v) {
@@ -111,16 +111,10 @@ func (e *Engine) setupVolumes(c *Container) (made []string, err error) {
 // mountsFrom adds the volume and bind mounts of the containers named by
 // --volumes-from (ID[:ro|rw]) to c's mounts, read-only or read-write as the
 // mode says and as the other container has them without one. A target c
-// mounts something on itself keeps c's own mount.
-func (e *Engine) mountsFrom(c *Container) error {
+// mounts something on itself (in targets, which gains the added ones)
+// keeps c's own mount.
+func (e *Engine) mountsFrom(c *Container, targets map[string]bool) error {
 	hc := &c.HostConfig
-	targets := map[string]bool{}
-	for _, m := range hc.Mounts {
-		targets[path.Clean(m.Target)] = true
-	}
-	for t := range hc.Tmpfs {
-		targets[path.Clean(t)] = true
-	}
 	for _, spec := range hc.VolumesFrom {
 		ref, mode, _ := strings.Cut(spec, ":")
 		if mode != "" && mode != "ro" && mode != "rw" {

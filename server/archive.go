@@ -71,9 +71,6 @@ func (s *Server) archiveGet(w http.ResponseWriter, r *http.Request) {
 		// The tar has begun: an error can only cut it short.
 		panic(http.ErrAbortHandler)
 	}
-	if cw.n == 0 {
-		w.WriteHeader(http.StatusOK)
-	}
 }
 
 func (s *Server) archivePut(w http.ResponseWriter, r *http.Request) {

@@ -40,6 +40,19 @@ func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
 	legacy := compareVersions(v, "1.52") < 0 || (compareVersions(v, "1.52") == 0 && !verbose)
 	modern := compareVersions(v, "1.52") >= 0
 	out := map[string]any{}
+	// put adds one type: its item list for clients before 1.52, its usage
+	// (with the items if verbose, which withItems sets) from 1.52.
+	put := func(listKey string, list any, usageKey string, usage any, withItems func()) {
+		if legacy {
+			out[listKey] = list
+		}
+		if modern {
+			if verbose {
+				withItems()
+			}
+			out[usageKey] = usage
+		}
+	}
 	if want("image") {
 		imgs, err := s.images.List()
 		if err != nil {
@@ -70,14 +83,8 @@ func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
 		iu.Reclaimable = max(iu.Reclaimable, 0)
 		if legacy {
 			out["LayersSize"] = du.LayersSize
-			out["Images"] = items
 		}
-		if modern {
-			if verbose {
-				iu.Items = items
-			}
-			out["ImageUsage"] = iu
-		}
+		put("Images", items, "ImageUsage", iu, func() { iu.Items = items })
 	}
 	if want("container") {
 		items := make([]container.Summary, 0, len(ctrs))
@@ -95,15 +102,7 @@ func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
 			}
 			items = append(items, sum)
 		}
-		if legacy {
-			out["Containers"] = items
-		}
-		if modern {
-			if verbose {
-				cu.Items = items
-			}
-			out["ContainerUsage"] = cu
-		}
+		put("Containers", items, "ContainerUsage", cu, func() { cu.Items = items })
 	}
 	if want("volume") {
 		items := []volumetypes.Volume{}
@@ -127,23 +126,10 @@ func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
 				items = append(items, av)
 			}
 		}
-		if legacy {
-			out["Volumes"] = items
-		}
-		if modern {
-			if verbose {
-				vu.Items = items
-			}
-			out["VolumeUsage"] = vu
-		}
+		put("Volumes", items, "VolumeUsage", vu, func() { vu.Items = items })
 	}
 	if want("build-cache") {
-		if legacy {
-			out["BuildCache"] = []any{}
-		}
-		if modern {
-			out["BuildCacheUsage"] = map[string]any{}
-		}
+		put("BuildCache", []any{}, "BuildCacheUsage", map[string]any{}, func() {})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

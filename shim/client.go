@@ -31,14 +31,14 @@ type Client struct {
 	Pid int
 }
 
-// readyPid reads a shim's readiness message: "ok PID" (or "ok" alone).
+// readyPid reads a shim's readiness message, "ok PID".
 func readyPid(msg string) (int, bool) {
-	rest, ok := strings.CutPrefix(msg, "ok")
-	if !ok || (rest != "" && rest[0] != ' ') {
+	rest, ok := strings.CutPrefix(msg, "ok ")
+	if !ok {
 		return 0, false
 	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(rest))
-	return pid, true
+	pid, err := strconv.Atoi(rest)
+	return pid, err == nil && pid > 0
 }
 
 // maxSocketPath is what fits in sockaddr_un.

@@ -56,7 +56,7 @@ func TestReadyPid(t *testing.T) {
 	for msg, want := range map[string]struct {
 		pid int
 		ok  bool
-	}{"ok 1234": {1234, true}, "ok": {0, true}, "okay": {0, false}, "": {0, false}, "exec: no such file": {0, false}} {
+	}{"ok 1234": {1234, true}, "ok": {0, false}, "ok x": {0, false}, "okay": {0, false}, "": {0, false}, "exec: no such file": {0, false}} {
 		if pid, ok := readyPid(msg); pid != want.pid || ok != want.ok {
 			t.Errorf("readyPid(%q) = %d, %v; want %d, %v", msg, pid, ok, want.pid, want.ok)
 		}

@@ -51,6 +51,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/berth-dev/berth/bench/internal/stats"
 )
 
 type multi []string
@@ -895,19 +897,6 @@ func readLines[T any](path string) ([]T, error) {
 	return out, sc.Err()
 }
 
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
 func minmax(xs []float64) (float64, float64) {
 	if len(xs) == 0 {
 		return math.NaN(), math.NaN()
@@ -1108,7 +1097,7 @@ func report(args []string) error {
 			continue
 		}
 		d := vdesc[v]
-		row(fmt.Sprintf("`load` %s: median wall (s)", d), pick(wall, median), "%.2f", v, true)
+		row(fmt.Sprintf("`load` %s: median wall (s)", d), pick(wall, stats.Median), "%.2f", v, true)
 		{
 			var b strings.Builder
 			b.WriteString(fmt.Sprintf("| `load` %s: min / max wall (s) |", d))
@@ -1135,11 +1124,11 @@ func report(args []string) error {
 			fmt.Println(b.String())
 		}
 		if synced {
-			row(fmt.Sprintf("`load` %s, then `sync`: median wall (s)", d), pick(wallSync, median), "%.2f", v, true)
+			row(fmt.Sprintf("`load` %s, then `sync`: median wall (s)", d), pick(wallSync, stats.Median), "%.2f", v, true)
 		}
-		row(fmt.Sprintf("`load` %s: engine CPU user+sys, median (s)", d), pick(cpu, median), "%.2f", v, true)
-		row(fmt.Sprintf("`load` %s: engine peak RSS, median (MB)", d), pick(peak, median), "%.0f", v, true)
-		row(fmt.Sprintf("`load` %s: CPU of everything else on the machine meanwhile, median (s)", d), pick(others, median), "%.2f", v, false)
+		row(fmt.Sprintf("`load` %s: engine CPU user+sys, median (s)", d), pick(cpu, stats.Median), "%.2f", v, true)
+		row(fmt.Sprintf("`load` %s: engine peak RSS, median (MB)", d), pick(peak, stats.Median), "%.0f", v, true)
+		row(fmt.Sprintf("`load` %s: CPU of everything else on the machine meanwhile, median (s)", d), pick(others, stats.Median), "%.2f", v, false)
 		var b strings.Builder
 		b.WriteString(fmt.Sprintf("| `load` %s: failures / runs |", d))
 		for _, e := range engines {

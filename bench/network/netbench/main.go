@@ -19,13 +19,14 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"math"
 	"net"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/berth-dev/berth/bench/internal/stats"
 )
 
 var commands = map[string]func(args []string) error{
@@ -225,7 +226,7 @@ func reportCost(path, ref string, target float64, label labels) error {
 	}
 	cost := func(n string) (float64, bool) {
 		br, no := walls[n+"-bridge"], walls[n+"-none"]
-		return median(br) - median(no), len(br) > 0 && len(no) > 0
+		return stats.Median(br) - stats.Median(no), len(br) > 0 && len(no) > 0
 	}
 	w := os.Stdout
 	fmt.Fprintln(w, "**What the default bridge adds to `run --rm busybox true`** (from the rounds above):")
@@ -245,14 +246,14 @@ func reportCost(path, ref string, target float64, label labels) error {
 				d[i] = br[i] - no[i]
 			}
 			sort.Float64s(d)
-			paired = fmt.Sprintf("%s (%s – %s)", fms(median(d)), fms(d[len(d)/4]), fms(d[(3*len(d))/4]))
+			paired = fmt.Sprintf("%s (%s – %s)", fms(stats.Median(d)), fms(d[len(d)/4]), fms(d[(3*len(d))/4]))
 		}
 		c, _ := cost(n)
 		ratio := "—"
 		if r, ok := cost(ref); ok && r > 0 && n != ref {
 			ratio = fmt.Sprintf("%.2f×", c/r)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | **%s** | %s | %s |\n", label.of("", n), fms(median(br)), fms(median(no)), fms(c), paired, ratio)
+		fmt.Fprintf(w, "| %s | %s | %s | **%s** | %s | %s |\n", label.of("", n), fms(stats.Median(br)), fms(stats.Median(no)), fms(c), paired, ratio)
 	}
 	fmt.Fprintln(w)
 	for _, n := range names {
@@ -325,7 +326,7 @@ func reportTCP(path string, label labels) error {
 			}
 			ratio := "—"
 			if len(br) > 0 && len(lo) > 0 {
-				ratio = fmt.Sprintf("%.2f", median(br)/median(lo))
+				ratio = fmt.Sprintf("%.2f", stats.Median(br)/stats.Median(lo))
 			}
 			failed := strconv.Itoa(len(f))
 			if len(f) > 0 {
@@ -338,20 +339,6 @@ func reportTCP(path string, label labels) error {
 	return nil
 }
 
-// median of v (the mean of the middle two for an even count); NaN when empty.
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	m := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[m]
-	}
-	return (s[m-1] + s[m]) / 2
-}
-
 func rate(v []float64) string {
 	if len(v) == 0 {
 		return "—"
@@ -360,7 +347,7 @@ func rate(v []float64) string {
 	for _, x := range v {
 		lo, hi = min(lo, x), max(hi, x)
 	}
-	return fmt.Sprintf("%.0f MB/s (%.0f–%.0f, %d)", median(v), lo, hi, len(v))
+	return fmt.Sprintf("%.0f MB/s (%.0f–%.0f, %d)", stats.Median(v), lo, hi, len(v))
 }
 
 func fms(v float64) string {

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/berth-dev/berth/bench/internal/stats"
 )
 
 type multi []string
@@ -217,7 +219,7 @@ func measure(args []string) error {
 		s := &rt.Summary
 		w := append([]float64(nil), rt.WallMS...)
 		sort.Float64s(w)
-		s.MedianMS, s.P90MS = median(w), pct(w, 0.90)
+		s.MedianMS, s.P90MS = stats.Median(w), pct(w, 0.90)
 		if len(w) > 0 {
 			s.MinMS = w[0]
 			var sum float64
@@ -228,7 +230,7 @@ func measure(args []string) error {
 		}
 		c := append([]float64(nil), rt.CPUMS...)
 		sort.Float64s(c)
-		s.CPUMedMS = median(c)
+		s.CPUMedMS = stats.Median(c)
 		r := make([]float64, len(rt.RSSKB))
 		for n, v := range rt.RSSKB {
 			r[n] = float64(v)
@@ -237,7 +239,7 @@ func measure(args []string) error {
 			}
 		}
 		sort.Float64s(r)
-		s.RSSMedKB = median(r)
+		s.RSSMedKB = stats.Median(r)
 	}
 
 	b, _ := json.MarshalIndent(res, "", "  ")
@@ -352,17 +354,6 @@ func ourChildren() []int {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
-
-func median(s []float64) float64 {
-	n := len(s)
-	if n == 0 {
-		return math.NaN()
-	}
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
 
 // pct is the nearest-rank percentile of sorted s.
 func pct(s []float64, p float64) float64 {

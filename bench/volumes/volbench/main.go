@@ -34,6 +34,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/berth-dev/berth/bench/internal/stats"
 )
 
 var commands = map[string]func(args []string) error{
@@ -461,7 +463,7 @@ func cmdReport(args []string) error {
 		cells := map[string][]string{}
 		for _, op := range ops {
 			a, h := rates[vol][op], rates[host][op]
-			r := median(a) / median(h)
+			r := stats.Median(a) / stats.Median(h)
 			lo, hi := bootstrap(a, h)
 			verdict := "met"
 			switch {
@@ -474,7 +476,7 @@ func cmdReport(args []string) error {
 			}
 			cells["ratio of the medians"] = append(cells["ratio of the medians"], fmt.Sprintf("%.2f", r))
 			cells["90 % interval"] = append(cells["90 % interval"], fmt.Sprintf("%.2f–%.2f", lo, hi))
-			cells["median of the per-round ratios"] = append(cells["median of the per-round ratios"], fmt.Sprintf("%.2f", median(perRound(byRound[vol][op], byRound[host][op]))))
+			cells["median of the per-round ratios"] = append(cells["median of the per-round ratios"], fmt.Sprintf("%.2f", stats.Median(perRound(byRound[vol][op], byRound[host][op]))))
 			cells["verdict"] = append(cells["verdict"], verdict)
 		}
 		for _, row := range []string{"ratio of the medians", "90 % interval", "median of the per-round ratios", "verdict"} {
@@ -509,7 +511,7 @@ func (l labels) of(k string) string {
 // ratio is median(a) ÷ median(b), and the median of a[r] ÷ b[r] over the
 // rounds both have.
 func ratio(a, b []float64, ar, br map[int]float64) string {
-	ma, mb := median(a), median(b)
+	ma, mb := stats.Median(a), stats.Median(b)
 	if math.IsNaN(ma) || math.IsNaN(mb) || mb == 0 {
 		return "—"
 	}
@@ -517,7 +519,7 @@ func ratio(a, b []float64, ar, br map[int]float64) string {
 	if len(per) == 0 {
 		return fmt.Sprintf("%.2f", ma/mb)
 	}
-	return fmt.Sprintf("%.2f (%.2f)", ma/mb, median(per))
+	return fmt.Sprintf("%.2f (%.2f)", ma/mb, stats.Median(per))
 }
 
 // bootstrap is the 5th and 95th percentiles of median(a′) ÷ median(b′)
@@ -534,7 +536,7 @@ func bootstrap(a, b []float64) (lo, hi float64) {
 		for i := range s {
 			s[i] = v[rng.IntN(len(v))]
 		}
-		return median(s)
+		return stats.Median(s)
 	}
 	rs := make([]float64, n)
 	for i := range rs {
@@ -555,20 +557,6 @@ func perRound(a, b map[int]float64) []float64 {
 	return per
 }
 
-// median of v (the mean of the middle two for an even count); NaN when empty.
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	m := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[m]
-	}
-	return (s[m-1] + s[m]) / 2
-}
-
 // spread is "median (min–max)", with as many digits as the median needs.
 func spread(v []float64) string {
 	if len(v) == 0 {
@@ -578,7 +566,7 @@ func spread(v []float64) string {
 	for _, x := range v {
 		lo, hi = min(lo, x), max(hi, x)
 	}
-	return fmt.Sprintf("%s (%s–%s)", num(median(v)), num(lo), num(hi))
+	return fmt.Sprintf("%s (%s–%s)", num(stats.Median(v)), num(lo), num(hi))
 }
 
 func num(x float64) string {
