@@ -132,7 +132,7 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 		case err != nil:
 			return nil, fmt.Errorf("exec process: %w", err)
 		case m.Type == msgError:
-			_, _ = ch.cmd.Process.Wait()
+			_, _ = ch.proc.Wait()
 			return nil, errors.New(m.Error)
 		case m.Type == msgSeccomp:
 			st := r.stateOf(rec).State
@@ -152,7 +152,7 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 			return nil, err
 		}
 	}
-	return &Process{Pid: ch.pid, process: ch.cmd.Process}, nil
+	return &Process{Pid: ch.pid, process: ch.proc}, nil
 }
 
 func sameNamespace(a, b string) bool {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -37,6 +38,8 @@ type Runtime struct {
 	// compiled seccomp filters are kept by the hash of their spec: a
 	// profile is compiled once, not at every container start.
 	SeccompCache string
+
+	recs sync.Map // container id -> cachedRecord
 }
 
 // initCommand is the program and argv that start a container process.
@@ -201,17 +204,14 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 		return nil, err
 	}
 	defer stateDir.Close()
-	stateDirFd := 3 + len(extra)
-	extra = append(extra, stateDir)
-	consoleFd := 0
+	var console *os.File
 	if o.ConsoleSocket != "" {
 		conn, err := dialConsoleSocket(o.ConsoleSocket)
 		if err != nil {
 			return nil, err
 		}
 		defer conn.Close()
-		consoleFd = 3 + len(extra)
-		extra = append(extra, conn)
+		console = conn
 	}
 
 	tr("files")
@@ -241,21 +241,57 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 			f.Close()
 		}
 	}()
-	initPath, initArgs, err := r.initCommand()
-	if err != nil {
-		return nil, err
+	cfg := &initConfig{
+		ID: o.ID, Spec: spec, Process: spec.Process, Rootfs: rootfs, Bundle: bundle,
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
+		PreserveFDs: o.PreserveFDs, CgroupPaths: cg.Paths(), Seccomp: prog,
+		ParentHooks: spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still in the spec
 	}
-	ch, err = spawn(&spawnOpts{
-		initPath:    initPath,
-		initArgs:    initArgs,
+	for _, ns := range spec.Linux.Namespaces {
+		switch ns.Type {
+		case specs.CgroupNamespace:
+			cfg.NewCgroupNS = ns.Path == ""
+		case specs.TimeNamespace:
+			cfg.NewTimeNS = ns.Path == ""
+		case specs.UserNamespace:
+			cfg.InUserNS = true
+		case specs.NetworkNamespace:
+			cfg.NewNetNS = ns.Path == ""
+		case specs.PIDNamespace:
+			cfg.ContainerPid1 = ns.Path == ""
+		case specs.MountNamespace:
+			cfg.HasMountNS = true
+		}
+	}
+	so := &spawnOpts{
 		namespaces:  spec.Linux.Namespaces,
 		uidMaps:     spec.Linux.UIDMappings,
 		gidMaps:     spec.Linux.GIDMappings,
 		stdio:       o.Stdio,
-		extraFiles:  extra,
 		setsid:      true,
 		cgroupTasks: tasks,
-	})
+	}
+	if why := cinitUnsupported(spec); why != "" {
+		// The Go init program, which gets the state dir and console socket
+		// as extra files.
+		r.debugf("container %q: init program (the plan cannot carry: %s)", o.ID, why)
+		if so.initPath, so.initArgs, err = r.initCommand(); err != nil {
+			return nil, err
+		}
+		cfg.StateDirFd = 3 + len(extra)
+		extra = append(extra, stateDir)
+		if console != nil {
+			cfg.ConsoleFd = 3 + len(extra)
+			extra = append(extra, console)
+		}
+	} else {
+		if so.cinit, err = compileCinit(cfg); err != nil {
+			return nil, err
+		}
+		so.stateDir, so.console = stateDir, console
+	}
+	so.extraFiles = extra
+	ch, err = spawn(so)
 	if err != nil {
 		return nil, err
 	}
@@ -275,31 +311,13 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 			return nil, fmt.Errorf("cgroup: %w", err)
 		}
 	}
-	cfg := &initConfig{
-		ID: o.ID, Spec: spec, Process: spec.Process, Rootfs: rootfs, Bundle: bundle,
-		StateDirFd: stateDirFd, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
-		ConsoleFd: consoleFd, PreserveFDs: o.PreserveFDs, CgroupPaths: cg.Paths(),
-		Pid: ch.pid, Seccomp: prog,
-		ParentHooks: spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still in the spec
-	}
-	for _, ns := range spec.Linux.Namespaces {
-		switch ns.Type {
-		case specs.CgroupNamespace:
-			cfg.NewCgroupNS = ns.Path == ""
-		case specs.TimeNamespace:
-			cfg.NewTimeNS = ns.Path == ""
-		case specs.UserNamespace:
-			cfg.InUserNS = true
-		case specs.NetworkNamespace:
-			cfg.NewNetNS = ns.Path == ""
-		case specs.PIDNamespace:
-			cfg.ContainerPid1 = ns.Path == ""
-		case specs.MountNamespace:
-			cfg.HasMountNS = true
-		}
-	}
+	cfg.Pid = ch.pid
 	tr("sent")
-	if err := ch.send(cfg); err != nil {
+	var release any = cfg
+	if so.cinit != nil {
+		release = syncMsg{Type: msgOK}
+	}
+	if err := ch.send(release); err != nil {
 		return nil, ch.failure(err)
 	}
 	if spec.Process != nil && spec.Process.OOMScoreAdj != nil {
@@ -363,7 +381,7 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 					return nil, err
 				}
 			}
-			return &Process{Pid: ch.pid, process: ch.cmd.Process}, nil
+			return &Process{Pid: ch.pid, process: ch.proc}, nil
 		default:
 			return nil, fmt.Errorf("init process: unexpected message %q", m.Type)
 		}
@@ -616,10 +634,13 @@ func (r *Runtime) loadRunning(id string) (*record, cgroupHandle, error) {
 // Update changes the resource limits of a container; fields left nil in res
 // keep their values.
 func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
-	rec, cg, err := r.loadRunning(id)
+	cur, cg, err := r.loadRunning(id)
 	if err != nil {
 		return err
 	}
+	// A copy: the record may be the cached one (see load).
+	rec, spec, linux := *cur, *cur.Spec, *cur.Spec.Linux
+	spec.Linux, rec.Spec = &linux, &spec
 	if rec.Spec.Linux.Resources == nil {
 		rec.Spec.Linux.Resources = &specs.LinuxResources{}
 	}
@@ -628,7 +649,7 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 		return fmt.Errorf("container %q: %w", id, err)
 	}
 	rec.Spec.Linux.Resources = merged
-	return r.save(rec)
+	return r.save(&rec)
 }
 
 // Pids lists the processes in the container's cgroup.

@@ -60,13 +60,19 @@ type spawnOpts struct {
 	setsid      bool
 	inheritEnvs []string
 	// cgroupTasks are "tasks" files of the container's cgroup (v1): the
-	// child writes "0" to each before anything else (nsenter.c).
+	// child writes "0" to each before anything else (nsenter.c, cinit.c).
 	cgroupTasks []*os.File
+	// cinit, when set, is the plan of an init cloned from this process
+	// (cinit.c) instead of initPath; stateDir and console are then its
+	// exec FIFO's directory and the console socket (not in extraFiles).
+	cinit    *cinitBody
+	stateDir *os.File
+	console  *os.File
 }
 
 // child is a started init process and its end of the sync socket.
 type child struct {
-	cmd  *exec.Cmd
+	proc *os.Process
 	pid  int
 	conn *os.File
 	dec  *json.Decoder
@@ -91,12 +97,15 @@ func (c *child) recv() (*syncMsg, error) {
 	return &m, nil
 }
 
+func newChild(proc *os.Process, pid int, conn *os.File) *child {
+	r := bufio.NewReader(conn)
+	return &child{proc: proc, pid: pid, conn: conn, r: r, dec: json.NewDecoder(r)}
+}
+
 // kill ends the child by PID and reaps it.
 func (c *child) kill() {
-	if c.cmd.Process != nil {
-		_ = c.cmd.Process.Kill()
-		_, _ = c.cmd.Process.Wait()
-	}
+	_ = c.proc.Kill()
+	_, _ = c.proc.Wait()
 	c.conn.Close()
 }
 
@@ -106,6 +115,9 @@ func (c *child) kill() {
 // joined PID namespace is entered on a locked thread of this process, so the
 // child is born in it.
 func spawn(o *spawnOpts) (*child, error) {
+	if o.cinit != nil {
+		return spawnC(o)
+	}
 	parentSock, childSock, err := socketpair()
 	if err != nil {
 		return nil, err
@@ -245,8 +257,7 @@ func spawn(o *spawnOpts) (*child, error) {
 		parentSock.Close()
 		return nil, fmt.Errorf("start init process: %w", err)
 	}
-	r := bufio.NewReader(parentSock)
-	c := &child{cmd: cmd, pid: cmd.Process.Pid, conn: parentSock, r: r, dec: json.NewDecoder(r)}
+	c := newChild(cmd.Process, cmd.Process.Pid, parentSock)
 	if needsC && newUserNS {
 		if err := c.writeIDMaps(o.uidMaps, o.gidMaps); err != nil {
 			c.kill()
@@ -285,7 +296,7 @@ func (c *child) writeIDMaps(uids, gids []specs.LinuxIDMapping) error {
 func (c *child) failure(err error) error {
 	_ = c.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if m, rerr := c.recv(); rerr == nil && m.Type == msgError {
-		_, _ = c.cmd.Process.Wait()
+		_, _ = c.proc.Wait()
 		return errors.New(m.Error)
 	}
 	return fmt.Errorf("init process: %w", c.exitError(err))
@@ -296,7 +307,7 @@ func (c *child) exitError(err error) error {
 	if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
 		return err
 	}
-	st, werr := c.cmd.Process.Wait()
+	st, werr := c.proc.Wait()
 	if werr != nil {
 		return fmt.Errorf("init process exited early: %w", werr)
 	}

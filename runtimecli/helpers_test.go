@@ -114,7 +114,8 @@ type harness struct {
 	bin  string // the berth binary (berthBin unless a test copies it)
 	root string // --root
 	tmp  string
-	n    *int // commands run, for output file names
+	n    *int     // commands run, for output file names
+	env  []string // added to berth's environment
 }
 
 // in returns the harness for a subtest (t) that uses the same state root.
@@ -194,7 +195,7 @@ func (h *harness) startBerth(stdin io.Reader, args ...string) *bgBerth {
 	cmd.Stdin = stdin
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
-	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, h.env...)
 	b := &bgBerth{h: h, cmd: cmd, cancel: cancel, args: args, stdout: stdout, stderr: stderr, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		cancel()

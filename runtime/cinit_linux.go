@@ -1,0 +1,603 @@
+package runtime
+
+// #include "cinit.h"
+import "C"
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/runtime/seccomp"
+)
+
+// The container's init process is cloned from this process and runs a plan
+// (cinit.c) that the code here compiles from the spec: no second program
+// starts and no JSON is decoded in the container. Specs that need what the
+// plan does not carry (hooks inside the container, a time namespace, a
+// seccomp listener, scheduling attributes, a joined PID or mount namespace)
+// start the Go init program instead (init_linux.go).
+
+// Flags of the plan (cinit.c's F_*).
+const (
+	cfSetsid = 1 << iota
+	cfMountNS
+	cfCgroupNS
+	cfNoKeyring
+	cfParentHooks
+	cfProcess
+	cfTerminal
+	cfNNP
+	cfIDMap
+	cfTrace
+	cfRootRO
+	cfExec
+)
+
+// Pivot modes (cinit.c's PIVOT, MOVE, CHROOT).
+const (
+	cpPivot = iota
+	cpMove
+	cpChroot
+)
+
+// Operations (cinit.c's OP_*).
+const (
+	opMount = iota + 1
+	opMknod
+	opSymlink
+	opPtmx
+	opRemount
+	opMask
+	opROPath
+)
+
+// plan is a little-endian (native) byte program: numbers as uint32/uint64,
+// strings as a uint32 length, the bytes and a NUL.
+type plan struct {
+	b   []byte
+	err error
+	ops int // operations written with op
+}
+
+func (p *plan) op(code uint32) {
+	p.u32(code)
+	p.ops++
+}
+
+func (p *plan) u32(v uint32) { p.b = binary.NativeEndian.AppendUint32(p.b, v) }
+func (p *plan) u64(v uint64) { p.b = binary.NativeEndian.AppendUint64(p.b, v) }
+func (p *plan) i32(v int)    { p.u32(uint32(int32(v))) }
+func (p *plan) bool(v bool) {
+	if v {
+		p.u32(1)
+	} else {
+		p.u32(0)
+	}
+}
+
+func (p *plan) str(s string) {
+	if strings.IndexByte(s, 0) >= 0 && p.err == nil {
+		p.err = fmt.Errorf("%q: contains a NUL byte", s)
+	}
+	p.u32(uint32(len(s)))
+	p.b = append(append(p.b, s...), 0)
+}
+
+func (p *plan) blob(b []byte) {
+	p.u32(uint32(len(b)))
+	p.b = append(p.b, b...)
+}
+
+// cinitBody is the part of the plan that follows the file descriptors:
+// compiled at create from the spec.
+type cinitBody struct {
+	flags uint32
+	pivot uint32
+	plan
+}
+
+// cinitUnsupported says why the spec needs the Go init, or "".
+func cinitUnsupported(spec *specs.Spec) string {
+	if h := spec.Hooks; h != nil && (len(h.CreateContainer) > 0 || len(h.StartContainer) > 0) {
+		return "createContainer/startContainer hooks"
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		switch {
+		case ns.Type == specs.TimeNamespace:
+			return "time namespace"
+		case ns.Path != "" && (ns.Type == specs.PIDNamespace || ns.Type == specs.MountNamespace):
+			return "joined " + string(ns.Type) + " namespace"
+		}
+	}
+	if seccomp.Notifies(spec.Linux.Seccomp) {
+		return "seccomp listener"
+	}
+	if spec.Linux.IntelRdt != nil || spec.Linux.Personality != nil || spec.Linux.MemoryPolicy != nil {
+		return "linux attributes"
+	}
+	if p := spec.Process; p != nil && (p.Scheduler != nil || p.IOPriority != nil || p.ExecCPUAffinity != nil) {
+		return "process attributes"
+	}
+	if os.Getenv("BERTH_GO_INIT") != "" {
+		return "BERTH_GO_INIT"
+	}
+	return ""
+}
+
+// compileCinit turns cfg (as the Go init would receive it) into the plan's body.
+func compileCinit(cfg *initConfig) (*cinitBody, error) {
+	spec := cfg.Spec
+	b := &cinitBody{}
+	set := func(f uint32, on bool) {
+		if on {
+			b.flags |= f
+		}
+	}
+	p := spec.Process
+	set(cfMountNS, cfg.HasMountNS)
+	set(cfCgroupNS, cfg.NewCgroupNS)
+	set(cfNoKeyring, cfg.NoNewKeyring)
+	set(cfParentHooks, cfg.ParentHooks)
+	set(cfProcess, p != nil)
+	set(cfTerminal, p != nil && p.Terminal)
+	set(cfNNP, p != nil && p.NoNewPrivileges)
+	set(cfRootRO, spec.Root.Readonly)
+	switch {
+	case !cfg.HasMountNS:
+		b.pivot = cpChroot
+	case cfg.NoPivot:
+		b.pivot = cpMove
+	default:
+		b.pivot = cpPivot
+	}
+
+	b.str(spec.Hostname)
+	b.str(spec.Domainname)
+	b.str("_ses." + cfg.ID)
+	keys := make([]string, 0, len(spec.Linux.Sysctl))
+	for k := range spec.Linux.Sysctl {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b.u32(uint32(len(keys)))
+	for _, k := range keys {
+		v := spec.Linux.Sysctl[k]
+		b.str(filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/")))
+		b.str(v)
+		b.str(fmt.Sprintf("sysctl %s=%s", k, v))
+	}
+	b.str(cfg.Rootfs)
+	rootProp := unix.MS_SLAVE | unix.MS_REC
+	if f, ok := propagationFlags[spec.Linux.RootfsPropagation]; ok && f&unix.MS_SHARED == 0 {
+		rootProp = f
+	}
+	b.u32(uint32(rootProp))
+	b.u32(uint32(propagationFlags[spec.Linux.RootfsPropagation]))
+
+	var pre, post plan
+	if cfg.HasMountNS {
+		if err := compileMounts(&pre, cfg); err != nil {
+			return nil, err
+		}
+		for _, m := range spec.Linux.MaskedPaths {
+			post.op(opMask)
+			post.str(m)
+		}
+		for _, m := range spec.Linux.ReadonlyPaths {
+			post.op(opROPath)
+			post.str(m)
+		}
+	}
+	b.u32(uint32(pre.ops))
+	b.b = append(b.b, pre.b...)
+	b.u32(uint32(post.ops))
+	b.b = append(b.b, post.b...)
+	if p != nil {
+		if err := compileProcess(&b.plan, p, cfg); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range []error{pre.err, post.err, b.err} {
+		if e != nil {
+			return nil, e
+		}
+	}
+	return b, nil
+}
+
+// mountFunc writes one opMount.
+type mountFunc func(src, dst, typ string, flags int, data string, mk, fallback uint32, prop []int, rset, rclr uint64, name string)
+
+// compileMounts writes what setupMounts does as operations.
+func compileMounts(w *plan, cfg *initConfig) error {
+	mnt := func(src, dst, typ string, flags int, data string, mk, fallback uint32, prop []int, rset, rclr uint64, name string) {
+		w.op(opMount)
+		w.str(src)
+		w.str(dst)
+		w.str(typ)
+		w.u32(uint32(flags))
+		w.str(data)
+		w.u32(mk)
+		w.u32(fallback)
+		w.u32(uint32(len(prop)))
+		for _, f := range prop {
+			w.u32(uint32(f))
+		}
+		w.u64(rset)
+		w.u64(rclr)
+		w.str(name)
+	}
+	const mkNone, mkDir, mkFile = 0, 1, 2
+	devBound := false
+	for _, m := range cfg.Spec.Mounts {
+		o, err := parseMountOptions(m.Options)
+		if err != nil {
+			return err
+		}
+		if m.Type == "bind" && !o.isBind() {
+			o.flags |= unix.MS_BIND
+		}
+		dst := path.Clean("/" + m.Destination)
+		if dst == "/dev" {
+			devBound = o.isBind()
+		}
+		if !o.isBind() && (m.Type == "cgroup" || m.Type == "cgroup2") {
+			compileCgroupMount(w, cfg, dst, o, mnt)
+			continue
+		}
+		src := m.Source
+		if o.isBind() {
+			if !filepath.IsAbs(src) {
+				src = filepath.Join(cfg.Bundle, src)
+			}
+			fi, err := os.Stat(src)
+			if err != nil {
+				return fmt.Errorf("bind mount source %s: %w", m.Source, err)
+			}
+			mk := uint32(mkFile)
+			if fi.IsDir() {
+				mk = mkDir
+			}
+			mnt(src, dst, "", o.flags, "", mk, 0, o.prop, o.recSet, o.recClr, m.Destination)
+			continue
+		}
+		if src == "" {
+			src = m.Type
+		}
+		var fallback uint32
+		switch m.Type {
+		case "sysfs":
+			fallback = 1
+		case "mqueue":
+			fallback = 2
+		}
+		mnt(src, dst, m.Type, o.flags, strings.Join(o.data, ","), mkDir, fallback, o.prop, o.recSet, o.recClr, m.Destination)
+	}
+	if !devBound {
+		devs := map[string]specs.LinuxDevice{}
+		var order []string
+		for _, d := range append(append([]specs.LinuxDevice(nil), defaultDevices...), cfg.Spec.Linux.Devices...) {
+			if _, ok := devs[d.Path]; !ok {
+				order = append(order, d.Path)
+			}
+			devs[d.Path] = d
+		}
+		for _, p := range order {
+			d := devs[p]
+			dst := path.Clean("/" + d.Path)
+			if cfg.InUserNS {
+				mnt(d.Path, dst, "", unix.MS_BIND, "", mkFile, 0, nil, 0, 0, d.Path)
+				continue
+			}
+			mode := uint32(0o666)
+			if d.FileMode != nil {
+				mode = uint32(d.FileMode.Perm())
+			}
+			switch d.Type {
+			case "c", "u":
+				mode |= unix.S_IFCHR
+			case "b":
+				mode |= unix.S_IFBLK
+			case "p":
+				mode |= unix.S_IFIFO
+			}
+			var uid, gid uint32
+			if d.UID != nil {
+				uid = *d.UID
+			}
+			if d.GID != nil {
+				gid = *d.GID
+			}
+			w.op(opMknod)
+			w.str(dst)
+			w.u32(mode)
+			w.u64(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))
+			w.u32(uid)
+			w.u32(gid)
+		}
+	}
+	links := [][2]string{
+		{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
+		{"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
+	}
+	if _, err := os.Stat("/proc/kcore"); err == nil {
+		links = append(links, [2]string{"/proc/kcore", "/dev/core"})
+	}
+	for _, l := range links {
+		w.op(opSymlink)
+		w.str(l[0])
+		w.str(l[1])
+		w.u32(0)
+	}
+	w.op(opPtmx)
+	return nil
+}
+
+// compileCgroupMount is mountCgroup as operations.
+func compileCgroupMount(w *plan, cfg *initConfig, dst string, o *mountOpts, mnt mountFunc) {
+	bindFlags := unix.MS_BIND | unix.MS_REC | (o.flags &^ unix.MS_BIND)
+	if unified, ok := cfg.CgroupPaths[""]; ok && len(cfg.CgroupPaths) == 1 {
+		if cfg.NewCgroupNS {
+			mnt("cgroup2", dst, "cgroup2", o.flags, "", 1, 0, nil, 0, 0, dst)
+		} else {
+			mnt(unified, dst, "", bindFlags, "", 1, 0, nil, 0, 0, dst)
+		}
+		return
+	}
+	mnt("tmpfs", dst, "tmpfs", o.flags&^unix.MS_RDONLY, "mode=755", 1, 0, nil, 0, 0, dst)
+	dirs := map[string]string{} // hierarchy directory -> controller key
+	for key, p := range cfg.CgroupPaths {
+		rel, ok := strings.CutPrefix(p, "/sys/fs/cgroup/")
+		if !ok {
+			continue
+		}
+		dir, _, _ := strings.Cut(rel, "/")
+		dirs[dir] = key
+	}
+	names := make([]string, 0, len(dirs))
+	for d := range dirs {
+		names = append(names, d)
+	}
+	sort.Strings(names)
+	for _, dir := range names {
+		key := dirs[dir]
+		sub := path.Join(dst, dir)
+		switch {
+		case !cfg.NewCgroupNS:
+			mnt(cfg.CgroupPaths[key], sub, "", bindFlags, "", 1, 0, nil, 0, 0, sub)
+		case key == "":
+			mnt("cgroup2", sub, "cgroup2", o.flags, "", 1, 0, nil, 0, 0, sub)
+		case strings.HasPrefix(key, "name="):
+			mnt("cgroup", sub, "cgroup", o.flags, "none,"+key, 1, 0, nil, 0, 0, sub)
+		default:
+			mnt("cgroup", sub, "cgroup", o.flags, dir, 1, 0, nil, 0, 0, sub)
+		}
+		if strings.Contains(dir, ",") {
+			for _, part := range strings.Split(dir, ",") {
+				w.op(opSymlink)
+				w.str(dir)
+				w.str(path.Join(dst, part))
+				w.u32(1)
+			}
+		}
+	}
+	if o.flags&unix.MS_RDONLY != 0 {
+		w.op(opRemount)
+		w.str(dst)
+		w.u32(uint32(o.flags | unix.MS_RDONLY))
+	}
+}
+
+// compileProcess writes the process: cwd, umask, user, rlimits,
+// capabilities, fds, terminal size, argv, env and the seccomp program.
+func compileProcess(w *plan, p *specs.Process, cfg *initConfig) error {
+	w.str(p.Cwd)
+	umask := uint32(0o022)
+	if p.User.Umask != nil {
+		umask = *p.User.Umask
+	}
+	w.u32(umask)
+	w.u32(p.User.UID)
+	w.u32(p.User.GID)
+	w.u32(uint32(len(p.User.AdditionalGids)))
+	for _, g := range p.User.AdditionalGids {
+		w.u32(g)
+	}
+	w.u32(uint32(len(p.Rlimits)))
+	for _, rl := range p.Rlimits {
+		res, ok := rlimitByName[rl.Type]
+		if !ok {
+			return fmt.Errorf("unknown rlimit %q", rl.Type)
+		}
+		w.u32(uint32(res))
+		w.u64(rl.Soft)
+		w.u64(rl.Hard)
+		w.str(rl.Type)
+	}
+	last, err := capability.LastCap()
+	if err != nil {
+		return err
+	}
+	w.u32(uint32(last))
+	var sets [5]uint64
+	if pc := p.Capabilities; pc != nil {
+		for i, names := range [5][]string{pc.Bounding, pc.Effective, pc.Permitted, pc.Inheritable, pc.Ambient} {
+			for _, n := range names {
+				c, ok := capByName(n)
+				if !ok {
+					return fmt.Errorf("unknown capability %q", n)
+				}
+				if c <= last && c < 64 {
+					sets[i] |= 1 << uint(c)
+				}
+			}
+		}
+	}
+	for _, s := range sets {
+		w.u64(s)
+	}
+	w.u32(uint32(cfg.PreserveFDs))
+	var rows, cols uint32
+	if p.ConsoleSize != nil {
+		rows, cols = uint32(p.ConsoleSize.Height), uint32(p.ConsoleSize.Width)
+	}
+	w.u32(rows)
+	w.u32(cols)
+	w.u32(uint32(len(p.Args)))
+	for _, a := range p.Args {
+		w.str(a)
+	}
+	w.u32(uint32(len(p.Env)))
+	for _, e := range p.Env {
+		w.str(e)
+	}
+	if cfg.Seccomp != nil {
+		w.u32(uint32(cfg.Seccomp.Flags))
+		w.blob(cfg.Seccomp.BPF)
+	} else {
+		w.u32(0)
+		w.blob(nil)
+	}
+	return nil
+}
+
+// spawnC clones the init and starts it on the plan. The head of the plan
+// carries the file descriptors as this process has them; the child moves
+// them into place.
+func spawnC(o *spawnOpts) (*child, error) {
+	parentSock, childSock, err := socketpair()
+	if err != nil {
+		return nil, err
+	}
+	defer childSock.Close()
+	body := o.cinit
+	var w plan
+	w.u32(C.CINIT_MAGIC)
+	flags := body.flags
+	if o.setsid {
+		flags |= cfSetsid
+	}
+	if traceOn {
+		flags |= cfTrace
+	}
+
+	var (
+		newFlags  int
+		joined    []specs.LinuxNamespace
+		newUserNS bool
+	)
+	for _, ns := range o.namespaces {
+		flag, ok := nsFlags[ns.Type]
+		if !ok {
+			return nil, fmt.Errorf("unknown namespace type %q", ns.Type)
+		}
+		switch {
+		case ns.Path != "":
+			joined = append(joined, ns)
+		case ns.Type == specs.CgroupNamespace:
+			// Unshared by the init once it is in its cgroup.
+		default:
+			newFlags |= flag
+			newUserNS = newUserNS || ns.Type == specs.UserNamespace
+		}
+	}
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	cloneFlags, unshareFlags := newFlags, 0
+	if len(joined) > 0 {
+		// New namespaces are made after the joins, so that a joined user
+		// namespace owns them; only the PID namespace must come from clone.
+		cloneFlags, unshareFlags = newFlags&unix.CLONE_NEWPID, newFlags&^unix.CLONE_NEWPID
+		if cloneFlags != 0 && newUserNS {
+			return nil, fmt.Errorf("a new PID namespace together with a joined namespace and a user namespace is not supported")
+		}
+	}
+	if cloneFlags&unix.CLONE_NEWUSER != 0 {
+		flags |= cfIDMap
+	}
+	w.u32(flags)
+	w.u32(body.pivot)
+
+	stateFd, consoleFd := -1, -1
+	if o.stateDir != nil {
+		stateFd = int(o.stateDir.Fd())
+	}
+	if o.console != nil {
+		consoleFd = int(o.console.Fd())
+	}
+	w.i32(int(childSock.Fd()))
+	w.i32(stateFd)
+	w.i32(consoleFd)
+	w.u32(uint32(len(o.cgroupTasks)))
+	for _, f := range o.cgroupTasks {
+		w.i32(int(f.Fd()))
+	}
+	w.u32(uint32(len(joined)))
+	for _, t := range joinOrder {
+		for _, ns := range joined {
+			if ns.Type != t {
+				continue
+			}
+			f, err := os.Open(ns.Path)
+			if err != nil {
+				return nil, fmt.Errorf("%s namespace path: %w", ns.Type, err)
+			}
+			files = append(files, f)
+			w.i32(int(f.Fd()))
+			w.u32(uint32(nsFlags[ns.Type]))
+		}
+	}
+	w.u32(uint32(unshareFlags))
+	fdmap := []int{0, 1, 2}
+	for i, f := range o.stdio {
+		if f != nil {
+			fdmap[i] = int(f.Fd())
+		}
+	}
+	for _, f := range o.extraFiles {
+		fdmap = append(fdmap, int(f.Fd()))
+	}
+	w.u32(uint32(len(fdmap)))
+	for _, fd := range fdmap {
+		w.i32(fd)
+	}
+	w.b = append(w.b, body.b...)
+	if w.err != nil {
+		return nil, w.err
+	}
+
+	tr("clone")
+	pid := C.berth_cinit_spawn((*C.uint8_t)(unsafe.Pointer(&w.b[0])), C.size_t(len(w.b)), C.ulong(cloneFlags))
+	if pid < 0 {
+		parentSock.Close()
+		return nil, fmt.Errorf("start init process: clone: %w", syscall.Errno(-pid))
+	}
+	proc, err := os.FindProcess(int(pid))
+	if err != nil {
+		parentSock.Close()
+		return nil, err
+	}
+	c := newChild(proc, int(pid), parentSock)
+	if newUserNS {
+		if err := c.writeIDMaps(o.uidMaps, o.gidMaps); err != nil {
+			c.kill()
+			return nil, err
+		}
+	}
+	return c, nil
+}
