@@ -117,9 +117,10 @@ func execCmd(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			stop := forwardSignals(proc, proxy)
+			sigs := catchSignals()
+			sigs.forward(proc, proxy)
 			code, err := proc.Wait()
-			stop()
+			sigs.stop()
 			if proxy != nil {
 				proxy.drain()
 			}

@@ -81,17 +81,21 @@ func runCmd(g *globals) *cobra.Command {
 					o.ConsoleSocket = tty.socketPath
 				}
 			}
+			sigs := catchSignals()
 			p, err := rt.Create(o)
 			if err != nil {
+				sigs.stop()
 				return err
 			}
 			if tty != nil {
 				if err := tty.attach(); err != nil {
+					sigs.stop()
 					_ = rt.Delete(id, true)
 					return err
 				}
 			}
-			stop := forwardSignals(p, tty)
+			sigs.forward(p, tty)
+			stop := sigs.stop
 			if err := rt.Start(id); err != nil {
 				stop()
 				_ = rt.Delete(id, true)
@@ -126,21 +130,36 @@ func runCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// forwardSignals relays the signals this process receives to p until stop is
-// called; SIGWINCH resizes the pty instead.
-func forwardSignals(p *runtime.Process, tty *ttyProxy) (stop func()) {
-	ch := make(chan os.Signal, 32)
-	// The signals a user or supervisor sends to stop, reload or resize; all
-	// signals would cost a millisecond of set-up on every run.
-	signal.Notify(ch, unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1,
-		unix.SIGUSR2, unix.SIGWINCH, unix.SIGALRM, unix.SIGCONT)
-	done := make(chan struct{})
+// signalRelay relays the signals a user or supervisor sends to stop,
+// reload or resize (not all: that would cost a millisecond of set-up on
+// every run) to the container's process; SIGWINCH resizes the pty instead.
+type signalRelay struct {
+	ch    chan os.Signal
+	ready chan struct{} // closed once Notify is in effect
+	done  chan struct{}
+}
+
+// catchSignals starts catching them. The first Notify starts the Go
+// runtime's signal loop (about 0.2 ms): it runs while the container is
+// made, and signals that come meanwhile wait in the channel for forward.
+func catchSignals() *signalRelay {
+	r := &signalRelay{ch: make(chan os.Signal, 32), ready: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		signal.Notify(r.ch, unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1,
+			unix.SIGUSR2, unix.SIGWINCH, unix.SIGALRM, unix.SIGCONT)
+		close(r.ready)
+	}()
+	return r
+}
+
+// forward relays what is caught to p until stop.
+func (r *signalRelay) forward(p *runtime.Process, tty *ttyProxy) {
 	go func() {
 		for {
 			select {
-			case <-done:
+			case <-r.done:
 				return
-			case s := <-ch:
+			case s := <-r.ch:
 				switch s {
 				case unix.SIGWINCH:
 					if tty != nil {
@@ -152,10 +171,12 @@ func forwardSignals(p *runtime.Process, tty *ttyProxy) (stop func()) {
 			}
 		}
 	}()
-	return func() {
-		signal.Stop(ch)
-		close(done)
-	}
+}
+
+func (r *signalRelay) stop() {
+	<-r.ready
+	signal.Stop(r.ch)
+	close(r.done)
 }
 
 func killCmd(g *globals) *cobra.Command {
