@@ -16,12 +16,33 @@ func WriteFile(path string, data []byte, mode os.FileMode) error {
 	if err := write(path, data, mode, true); err != nil {
 		return err
 	}
+	syncDir(path)
+	return nil
+}
+
+// syncDir fsyncs the directory holding path. The rename is done; a failing
+// directory sync only leaves its durability unknown.
+func syncDir(path string) {
 	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		// The rename is done; a failing directory sync only leaves its
-		// durability unknown.
 		_ = d.Sync()
 		d.Close()
 	}
+}
+
+// Sync makes a file written by Replace durable: its data, then the
+// directory entry. Replace then Sync (perhaps in the background) is
+// WriteFile with the wait for the disk moved off the caller's path.
+func Sync(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return err
+	}
+	syncDir(path)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -56,5 +57,22 @@ func TestFailureLeavesNothing(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(p); string(b) != "old" {
 		t.Errorf("untouched file now %q", b)
+	}
+}
+
+func TestReplaceThenSync(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := Replace(p, []byte("one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Sync(p); err != nil {
+		t.Fatalf("sync of a replaced file: %v", err)
+	}
+	if b, err := os.ReadFile(p); err != nil || string(b) != "one" {
+		t.Fatalf("after sync: %q, %v", b, err)
+	}
+	if err := Sync(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("sync of a missing file: %v, want not-exist", err)
 	}
 }

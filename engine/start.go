@@ -222,7 +222,7 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 		x.c.State.Health = &Health{Status: "starting"}
 	}
 	tt.step("started")
-	err = e.save(x)
+	err = e.saveSoon(x)
 	snap := x.c
 	x.mu.Unlock()
 	tt.step("record saved")
@@ -298,7 +298,11 @@ func (e *Engine) exited(x *ctr, st *shim.Status) {
 	if restart {
 		x.c.State.Status = StatusRestarting
 	}
-	_ = e.save(x)
+	if !restart && x.c.HostConfig.AutoRemove {
+		_ = e.saveSoon(x)
+	} else {
+		_ = e.save(x)
+	}
 	snap := x.c
 	if x.exited != nil {
 		close(x.exited)

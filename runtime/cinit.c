@@ -65,7 +65,7 @@ struct rd {
 
 static int sync_fd = -1;  // the sync socket until "ready"
 static int fifo_fd = -1;  // the exec FIFO once Start released us
-static int trace_on;
+static int trace_fd = -1; // BERTH_TRACE: the runtime's stderr
 static const char *rootfs = "";
 
 static void die(const char *msg);
@@ -234,7 +234,7 @@ static void fail3(const char *a, const char *b2, const char *c, int err) {
 }
 
 static void trace(const char *phase) {
-	if (!trace_on)
+	if (trace_fd < 0)
 		return;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -247,7 +247,7 @@ static void trace(const char *phase) {
 	sb_str(&b, " [cinit] ");
 	sb_str(&b, phase);
 	sb_str(&b, "\n");
-	write_all(2, b.buf, b.n);
+	write_all(trace_fd, b.buf, b.n);
 }
 
 // wait_ok reads one line from the parent and fails unless it is "ok".
@@ -976,6 +976,8 @@ static void move_fds(struct rd *r, int *internal, int ni) {
 		src[i] = (int)rd_u32(r);
 	int base = (int)n + ni;
 	int tmp[64], itmp[8];
+	if (ni > 8)
+		die("berth init: too many internal fds");
 	for (uint32_t i = 0; i < n; i++)
 		if ((tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, base)) < 0)
 			fail("arrange file descriptors", errno);
@@ -1035,13 +1037,14 @@ static void child(const uint8_t *plan, size_t len) {
 	if (rd_u32(&r) != CINIT_MAGIC)
 		die("berth init: bad plan");
 	uint32_t flags = rd_u32(&r);
-	trace_on = (flags & F_TRACE) != 0;
 	uint32_t pivot_mode = rd_u32(&r);
-	int internal[3];
+	int internal[4];
 	internal[0] = (int)rd_u32(&r); // sync
 	internal[1] = (int)rd_u32(&r); // state dir
 	internal[2] = (int)rd_u32(&r); // console socket
+	internal[3] = (flags & F_TRACE) ? 2 : -1; // this process's stderr, for traces
 	sync_fd = internal[0];
+	trace_fd = internal[3];
 	trace("cinit start");
 	if (flags & F_SETSID)
 		setsid();
@@ -1080,8 +1083,9 @@ static void child(const uint8_t *plan, size_t len) {
 	}
 	if (unsh && unshare((int)unsh) < 0)
 		fail("unshare namespaces", errno);
-	move_fds(&r, internal, 3);
+	move_fds(&r, internal, 4);
 	sync_fd = internal[0];
+	trace_fd = internal[3];
 	int statedir = internal[1], console = internal[2];
 	// The parent placed us in our cgroup (v2) and is ready.
 	wait_ok("wait for parent");
@@ -1239,6 +1243,7 @@ static void child(const uint8_t *plan, size_t len) {
 	}
 	char path[4096];
 	look_path(argv[0], envp, path, sizeof(path));
+	trace("looked up");
 
 	// Before seccomp, which may not allow close_range; the rest are
 	// close-on-exec already.
@@ -1273,6 +1278,7 @@ static void child(const uint8_t *plan, size_t len) {
 		fail("set no_new_privs", errno);
 	if (sc_len > 0 && !(flags & F_NNP))
 		load_seccomp(sc, sc_len, sc_flags);
+	trace("limits, seccomp");
 	caps_bounding(&caps);
 	int cwd_err = chdir(cwd);
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)

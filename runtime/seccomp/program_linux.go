@@ -17,6 +17,9 @@ import (
 	"github.com/berth-dev/berth/atomicfile"
 )
 
+// programTag changes whenever compile makes different programs.
+const programTag = "bst-v2\n"
+
 // Program is a filter compiled to BPF with the seccomp(2) flags to load it
 // with: what Load installs, made ahead of time so that a container's init
 // need not run libseccomp (which takes milliseconds for Docker's profile).
@@ -39,7 +42,9 @@ func Compile(cfg *specs.LinuxSeccomp, cacheDir string) (*Program, error) {
 		if err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(b)
+		// The tag names how programs are compiled: a cache made by an
+		// older berth is not used.
+		sum := sha256.Sum256(append([]byte(programTag), b...))
 		path = filepath.Join(cacheDir, hex.EncodeToString(sum[:]))
 		if p, err := readProgram(path); err == nil {
 			if err := probeFlags(p.Flags); err != nil {
