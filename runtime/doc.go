@@ -14,10 +14,13 @@
 //	(exit)  -> "stopped".
 //	Delete  -> cgroup and state removed, poststop hooks run.
 //
-// The init process is this same binary re-executed as "berth init" (see Init).
-// Joining existing namespaces happens in a small C constructor (nsenter.c)
-// before the Go runtime starts threads, because setns into a user or mount
-// namespace needs a single-threaded process.
+// The init process is a child cloned from the caller's process that runs a
+// plan compiled from the spec, in C (cinit.c, cinit_linux.go). Specs the
+// plan does not carry, and exec, use the init program instead (this binary
+// re-executed as "berth init", or cmd/berth-init; see Init), whose joins of
+// existing namespaces happen in a small C constructor (nsenter.c) before the
+// Go runtime starts threads, because setns into a user or mount namespace
+// needs a single-threaded process.
 //
 // Imports: only L0 packages, the runtime-spec types and the kernel libraries.
 // It knows nothing of images, networks or containers as products.
