@@ -289,19 +289,6 @@ static void become_root(void) {
 		fail("setuid 0 in the user namespace (is uid 0 mapped?)", errno);
 }
 
-static const char *ns_what(uint32_t flag) {
-	switch (flag) {
-	case CLONE_NEWUSER: return "join user namespace";
-	case CLONE_NEWNS: return "join mount namespace";
-	case CLONE_NEWNET: return "join network namespace";
-	case CLONE_NEWIPC: return "join ipc namespace";
-	case CLONE_NEWUTS: return "join uts namespace";
-	case CLONE_NEWCGROUP: return "join cgroup namespace";
-	case CLONE_NEWPID: return "join pid namespace";
-	default: return "join namespace";
-	}
-}
-
 // ---- paths inside the rootfs ----
 
 static int rootfd = -1;
@@ -1061,7 +1048,7 @@ static void child(const uint8_t *plan, size_t len) {
 		int fd = (int)rd_u32(&r);
 		uint32_t t = rd_u32(&r);
 		if (setns(fd, (int)t) < 0)
-			fail(ns_what(t), errno);
+			fail(berth_ns_what((long)t), errno);
 		close(fd);
 		if (t == CLONE_NEWUSER)
 			become_root();

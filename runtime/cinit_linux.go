@@ -1,5 +1,6 @@
 package runtime
 
+// #define _GNU_SOURCE
 // #include "cinit.h"
 import "C"
 
@@ -300,18 +301,6 @@ func compileMounts(w *plan, cfg *initConfig) error {
 				mnt(d.Path, dst, "", unix.MS_BIND, "", mkFile, 0, nil, 0, 0, d.Path)
 				continue
 			}
-			mode := uint32(0o666)
-			if d.FileMode != nil {
-				mode = uint32(d.FileMode.Perm())
-			}
-			switch d.Type {
-			case "c", "u":
-				mode |= unix.S_IFCHR
-			case "b":
-				mode |= unix.S_IFBLK
-			case "p":
-				mode |= unix.S_IFIFO
-			}
 			var uid, gid uint32
 			if d.UID != nil {
 				uid = *d.UID
@@ -321,7 +310,7 @@ func compileMounts(w *plan, cfg *initConfig) error {
 			}
 			w.op(opMknod)
 			w.str(dst)
-			w.u32(mode)
+			w.u32(deviceMode(d))
 			w.u64(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))
 			w.u32(uid)
 			w.u32(gid)
@@ -356,20 +345,7 @@ func compileCgroupMount(w *plan, cfg *initConfig, dst string, o *mountOpts, mnt 
 		return
 	}
 	mnt("tmpfs", dst, "tmpfs", o.flags&^unix.MS_RDONLY, "mode=755", 1, 0, nil, 0, 0, dst)
-	dirs := map[string]string{} // hierarchy directory -> controller key
-	for key, p := range cfg.CgroupPaths {
-		rel, ok := strings.CutPrefix(p, "/sys/fs/cgroup/")
-		if !ok {
-			continue
-		}
-		dir, _, _ := strings.Cut(rel, "/")
-		dirs[dir] = key
-	}
-	names := make([]string, 0, len(dirs))
-	for d := range dirs {
-		names = append(names, d)
-	}
-	sort.Strings(names)
+	names, dirs := cgroupHierarchies(cfg.CgroupPaths)
 	for _, dir := range names {
 		key := dirs[dir]
 		sub := path.Join(dst, dir)
@@ -547,20 +523,15 @@ func spawnC(o *spawnOpts) (*child, error) {
 	for _, f := range o.cgroupTasks {
 		w.i32(int(f.Fd()))
 	}
-	w.u32(uint32(len(joined)))
-	for _, t := range joinOrder {
-		for _, ns := range joined {
-			if ns.Type != t {
-				continue
-			}
-			f, err := os.Open(ns.Path)
-			if err != nil {
-				return nil, fmt.Errorf("%s namespace path: %w", ns.Type, err)
-			}
-			files = append(files, f)
-			w.i32(int(f.Fd()))
-			w.u32(uint32(nsFlags[ns.Type]))
-		}
+	nsFiles, nsTypes, err := openJoined(joined)
+	files = append(files, nsFiles...)
+	if err != nil {
+		return nil, err
+	}
+	w.u32(uint32(len(nsFiles)))
+	for i, f := range nsFiles {
+		w.i32(int(f.Fd()))
+		w.u32(uint32(nsTypes[i]))
 	}
 	w.u32(uint32(unshareFlags))
 	fdmap := []int{0, 1, 2}

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cinit.h"
+
 static int sync_fd = -1;
 
 static void fail(const char *what, int err) {
@@ -56,19 +58,6 @@ static void become_root(void) {
 		fail("setuid 0 in the user namespace (is uid 0 mapped?)", errno);
 }
 
-static const char *ns_name(int flag) {
-	switch (flag) {
-	case CLONE_NEWUSER: return "join user namespace";
-	case CLONE_NEWNS: return "join mount namespace";
-	case CLONE_NEWNET: return "join network namespace";
-	case CLONE_NEWIPC: return "join ipc namespace";
-	case CLONE_NEWUTS: return "join uts namespace";
-	case CLONE_NEWCGROUP: return "join cgroup namespace";
-	case CLONE_NEWPID: return "join pid namespace";
-	default: return "join namespace";
-	}
-}
-
 static void join_cgroups(const char *fds) {
 	const char *p = fds;
 	while (*p) {
@@ -105,7 +94,7 @@ __attribute__((constructor)) static void berth_nsenter(void) {
 			fail("bad _BERTH_NSJOIN", EINVAL);
 		long flag = strtol(end + 1, &end, 10);
 		if (setns((int)fd, (int)flag) < 0)
-			fail(ns_name((int)flag), errno);
+			fail(berth_ns_what(flag), errno);
 		close((int)fd);
 		if (flag == CLONE_NEWUSER)
 			become_root();

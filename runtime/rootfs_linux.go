@@ -220,20 +220,7 @@ func mountCgroup(cfg *initConfig, dest string, o *mountOpts) error {
 	if err := mount("tmpfs", dest, "tmpfs", o.flags&^unix.MS_RDONLY, "mode=755"); err != nil {
 		return err
 	}
-	dirs := map[string]string{} // hierarchy directory -> controller key
-	for key, p := range cfg.CgroupPaths {
-		rel, ok := strings.CutPrefix(p, "/sys/fs/cgroup/")
-		if !ok {
-			continue
-		}
-		dir, _, _ := strings.Cut(rel, "/")
-		dirs[dir] = key
-	}
-	names := make([]string, 0, len(dirs))
-	for d := range dirs {
-		names = append(names, d)
-	}
-	sort.Strings(names)
+	names, dirs := cgroupHierarchies(cfg.CgroupPaths)
 	for _, dir := range names {
 		key := dirs[dir]
 		sub := filepath.Join(dest, dir)
@@ -264,6 +251,27 @@ func mountCgroup(cfg *initConfig, dest string, o *mountOpts) error {
 		return remount(dest, o.flags|unix.MS_RDONLY)
 	}
 	return nil
+}
+
+// cgroupHierarchies returns the hierarchy directories under /sys/fs/cgroup
+// that the container's cgroup paths are in, sorted, and the controller key
+// of each.
+func cgroupHierarchies(paths map[string]string) ([]string, map[string]string) {
+	dirs := map[string]string{}
+	for key, p := range paths {
+		rel, ok := strings.CutPrefix(p, "/sys/fs/cgroup/")
+		if !ok {
+			continue
+		}
+		dir, _, _ := strings.Cut(rel, "/")
+		dirs[dir] = key
+	}
+	names := make([]string, 0, len(dirs))
+	for d := range dirs {
+		names = append(names, d)
+	}
+	sort.Strings(names)
+	return names, dirs
 }
 
 // createDevices makes the default devices and linux.devices in the
@@ -305,7 +313,8 @@ func createDevices(cfg *initConfig) error {
 	return nil
 }
 
-func mknodDevice(dest string, d specs.LinuxDevice) error {
+// deviceMode is mknod's mode for d: its type and permissions (0666 unless set).
+func deviceMode(d specs.LinuxDevice) uint32 {
 	mode := uint32(0o666)
 	if d.FileMode != nil {
 		mode = uint32(d.FileMode.Perm())
@@ -318,6 +327,11 @@ func mknodDevice(dest string, d specs.LinuxDevice) error {
 	case "p":
 		mode |= unix.S_IFIFO
 	}
+	return mode
+}
+
+func mknodDevice(dest string, d specs.LinuxDevice) error {
+	mode := deviceMode(d)
 	_ = os.Remove(dest)
 	if err := unix.Mknod(dest, mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
 		return fmt.Errorf("mknod: %w", err)

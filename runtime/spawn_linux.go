@@ -195,20 +195,15 @@ func spawn(o *spawnOpts) (*child, error) {
 			return nil, errors.New("a new PID namespace together with a joined namespace and a user namespace is not supported")
 		}
 		var parts []string
-		for _, t := range joinOrder {
-			for _, ns := range joined {
-				if ns.Type != t {
-					continue
-				}
-				f, err := os.Open(ns.Path)
-				if err != nil {
-					return nil, fmt.Errorf("%s namespace path: %w", ns.Type, err)
-				}
-				files = append(files, f)
-				fd := 3 + len(cmd.ExtraFiles)
-				cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-				parts = append(parts, fmt.Sprintf("%d:%d", fd, nsFlags[ns.Type]))
-			}
+		nsFiles, flags, err := openJoined(joined)
+		files = append(files, nsFiles...)
+		if err != nil {
+			return nil, err
+		}
+		for i, f := range nsFiles {
+			fd := 3 + len(cmd.ExtraFiles)
+			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+			parts = append(parts, fmt.Sprintf("%d:%d", fd, flags[i]))
 		}
 		cmd.Env = append(cmd.Env, "_BERTH_NSJOIN="+strings.Join(parts, ","))
 		// The PID namespace can only be created by clone; everything else is
@@ -265,6 +260,25 @@ func spawn(o *spawnOpts) (*child, error) {
 		}
 	}
 	return c, nil
+}
+
+// openJoined opens the namespaces to join, in joinOrder (the user namespace
+// first, so that it owns the joins after it), with their clone flags.
+func openJoined(joined []specs.LinuxNamespace) (files []*os.File, flags []int, err error) {
+	for _, t := range joinOrder {
+		for _, ns := range joined {
+			if ns.Type != t {
+				continue
+			}
+			f, err := os.Open(ns.Path)
+			if err != nil {
+				return files, flags, fmt.Errorf("%s namespace path: %w", ns.Type, err)
+			}
+			files = append(files, f)
+			flags = append(flags, nsFlags[ns.Type])
+		}
+	}
+	return files, flags, nil
 }
 
 // writeIDMaps answers nsenter.c's request for id maps after it unshared a
