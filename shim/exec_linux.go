@@ -2,7 +2,6 @@ package shim
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -110,7 +109,7 @@ func (s *server) exec(c *net.UnixConn, br *bufio.Reader, req Request) {
 			e.console, consoleErr = acceptConsole(consoleLn)
 		}()
 	}
-	p, err := s.rt.Exec(s.cfg.ID, opts)
+	p, err := s.runtime().Exec(s.cfg.ID, opts)
 	closeAll(childEnds)
 	if err != nil {
 		closeAll(parentEnds)
@@ -133,7 +132,7 @@ func (s *server) exec(c *net.UnixConn, br *bufio.Reader, req Request) {
 		}
 		if consoleErr != nil {
 			_ = p.Signal(unix.SIGKILL)
-			_, _ = p.Wait()
+			s.waitPid(p.Pid, func(int, error) {})
 			fail(consoleErr)
 			return
 		}
@@ -145,7 +144,7 @@ func (s *server) exec(c *net.UnixConn, br *bufio.Reader, req Request) {
 		// Detached (or the client vanished): the process runs on; record
 		// its end for execState.
 		go func() {
-			e.finish(p.Wait())
+			s.waitPid(p.Pid, e.finish)
 			closeAll(outs)
 			if stdinW != nil && stdinW != e.console {
 				stdinW.Close()
@@ -192,7 +191,9 @@ func (s *server) exec(c *net.UnixConn, br *bufio.Reader, req Request) {
 			}
 		}()
 	}
-	code, werr := p.Wait()
+	var code int
+	var werr error
+	s.waitPid(p.Pid, func(c int, err error) { code, werr = c, err })
 	drained := make(chan struct{})
 	go func() { pumps.Wait(); close(drained) }()
 	if e.console != nil {
@@ -208,15 +209,42 @@ func (s *server) exec(c *net.UnixConn, br *bufio.Reader, req Request) {
 		case <-time.After(2 * time.Second):
 		}
 	}
+	s.mu.Lock()
 	e.finish(code, werr)
-	b, _ := json.Marshal(e.status)
-	send(Exit, b)
+	s.mu.Unlock()
+	wmu.Lock()
+	err = WriteFrame(c, Exit, appendStatus(nil, e.status))
+	wmu.Unlock()
+	if err == nil {
+		s.mu.Lock()
+		s.sent(req.ExecID)
+		s.mu.Unlock()
+	}
 	closeAll(outs)
 	if stdinW != nil && stdinW != e.console {
 		stdinW.Close()
 	}
 }
 
+// keepSent is how many records of execs whose client got the exit status
+// a shim keeps: one that stopped reading just before it may still ask
+// execState. Older ones go; a health check execs every 30 s for the whole
+// life of its container.
+const keepSent = 16
+
+// sent notes that the client of exec id has its exit status, and forgets
+// the oldest such records beyond keepSent (s.mu held).
+func (s *server) sent(id string) {
+	s.sentExecs = append(s.sentExecs, id)
+	if n := len(s.sentExecs) - keepSent; n > 0 {
+		for _, old := range s.sentExecs[:n] {
+			delete(s.execs, old)
+		}
+		s.sentExecs = append(s.sentExecs[:0], s.sentExecs[n:]...)
+	}
+}
+
+// finish records how the process ended (s.mu held).
 func (e *execProc) finish(code int, err error) {
 	e.status = Status{ExitCode: code, ExitedAt: time.Now().UTC()}
 	if err != nil {
@@ -269,13 +297,29 @@ func listenConsole(dir string) (*net.UnixListener, string, error) {
 	return ln, path, nil
 }
 
+// acceptConsole receives a pty master, made non-blocking: its reads and
+// writes then wait in the poller, not on a thread of their own, and a
+// handover can stop them with a deadline.
 func acceptConsole(ln *net.UnixListener) (*os.File, error) {
 	c, err := ln.AcceptUnix()
 	if err != nil {
 		return nil, fmt.Errorf("no terminal from the container: %w", err)
 	}
 	defer c.Close()
-	return runtime.RecvConsole(c)
+	f, err := runtime.RecvConsole(c)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return nil, fmt.Errorf("pty master: %w", err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("pty master: %w", err)
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
 }
 
 // listenUnix listens on a fresh socket only root can reach.

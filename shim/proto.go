@@ -8,9 +8,11 @@
 // reaps it), holds its stdio or pty, writes its output to the json-file log,
 // and serves a unix socket in the container's state directory. It lives in
 // its own session, so a daemon that dies (even by SIGKILL) leaves it and the
-// container running; the next daemon reconnects through the socket. When the
-// container exits the shim records the exit in exit.json (atomically), tears
-// the runtime state down, answers whoever waits, and exits.
+// container running; the next daemon reconnects through the socket. Once the
+// container has started the shim re-executes itself into a smaller image
+// that supervises only (handover_linux.go). When the container exits the
+// shim records the exit in exit.json (atomically), tears the runtime state
+// down, answers whoever waits, and exits.
 //
 // # Protocol
 //
@@ -25,7 +27,6 @@ package shim
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"io"
 	"time"
 
@@ -133,12 +134,4 @@ func ReadFrame(r io.Reader, buf []byte) (stream byte, p []byte, err error) {
 		return 0, nil, err
 	}
 	return h[0], buf, nil
-}
-
-func decodeStatus(p []byte) (*Status, error) {
-	var st Status
-	if err := json.Unmarshal(p, &st); err != nil {
-		return nil, err
-	}
-	return &st, nil
 }

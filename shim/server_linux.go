@@ -2,7 +2,6 @@ package shim
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,8 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	goruntime "runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,9 +31,16 @@ var traceOn = os.Getenv("BERTH_TRACE") != ""
 // directory in PARENT on its job pipe (fd 4), then runs the container
 // configured in STATEDIR/shim.json and supervises it until it exits. File
 // descriptor 3 is the engine's readiness pipe: "ok PID" (the container's
-// init) once the container is created and the socket listens, or why not. initExe is the container init
-// program (nil: this binary's "init").
+// init) once the container is created and the socket listens, or why not.
+// initExe is the container init program (nil: this binary's "init").
+//
+// Once the container runs and no one is talking to it, the shim re-executes
+// itself as "berth shim --resume FD STATEDIR" (see handover_linux.go), a
+// fresh image that holds only what supervising takes.
 func Main(args []string, initExe func() (string, error)) int {
+	if len(args) == 3 && args[0] == "--resume" {
+		return resumeMain(args[1], args[2], initExe)
+	}
 	if len(args) != 2 || args[0] != "--spare" {
 		fmt.Fprintln(os.Stderr, "usage: berth shim --spare DIR (started by the daemon)")
 		return 2
@@ -60,55 +66,87 @@ func Main(args []string, initExe func() (string, error)) int {
 		ready.Close()
 		return 1
 	}
-	fmt.Fprintf(ready, "ok %d", s.init.Pid)
+	fmt.Fprintf(ready, "ok %d", s.pid)
 	ready.Close()
-	// A shim lives as long as its container and allocates little. Once
-	// the start is over (not before: a forced GC takes milliseconds) the
-	// set-up's garbage goes back to the kernel, and from then on the GC
-	// runs only when the heap grows 4 MiB past that: no periodic forced
-	// GC, whose every cycle leaves runtime metadata dirty (about 380 kB
-	// less per shim, measured). A memory limit must come with GC off, or
-	// the runtime backs its heap index with huge pages.
+	// A shim that cannot hand over yet (an attach holds the container's
+	// stdin) stays in this image. Once the start is over (not before: a
+	// forced GC takes milliseconds) and a handover had its chance, the
+	// set-up's garbage goes back to the kernel.
 	go func() {
 		select {
 		case <-s.started:
-			time.Sleep(200 * time.Millisecond)
+			time.Sleep(time.Second)
 		case <-time.After(5 * time.Second):
 		}
 		debug.FreeOSMemory()
-		var ms goruntime.MemStats
-		goruntime.ReadMemStats(&ms)
-		debug.SetMemoryLimit(int64(ms.Sys-ms.HeapReleased) + 4<<20)
-		debug.SetGCPercent(-1)
+		tuneGC()
 	}()
 	s.serve()
 	return 0
 }
 
+// tuneGC lets the GC run only when the runtime's memory grows 4 MiB past
+// what it holds now. A shim lives as long as its container and allocates
+// little: no periodic forced GC, whose every cycle leaves runtime metadata
+// dirty (about 380 kB less per shim, measured). A memory limit must come
+// with GC off, or the runtime backs its heap index with huge pages. The
+// size comes from runtime/metrics: ReadMemStats would stop the world and
+// leave about 250 kB of runtime memory dirty (measured).
+func tuneGC() {
+	m := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(m)
+	debug.SetMemoryLimit(int64(m[0].Value.Uint64()-m[1].Value.Uint64()) + 4<<20)
+	debug.SetGCPercent(-1)
+}
+
 type server struct {
-	cfg      Config
-	dir      string
-	rt       *runtime.Runtime
-	init     *runtime.Process
-	ln       *net.UnixListener
-	logw     *logs.Writer
-	console  *os.File // pty master (Tty)
-	stdin    *os.File // write end of the container's stdin (Stdin, no Tty)
-	outs     []*os.File
-	copiers  sync.WaitGroup
-	started  chan struct{}
-	exited   chan struct{}
-	status   Status
-	mu       sync.Mutex
-	attached map[*attachment]bool
-	stdinUse bool // an attach holds stdin (StdinOnce: only the first)
-	execs    map[string]*execProc
+	cfg     Config
+	dir     string
+	initExe func() (string, error)
+	pid     int // the container's init, a child of this process
+	ln      *net.UnixListener
+	logw    *logs.Writer
+	console *os.File // pty master (Tty)
+	stdin   *os.File // write end of the container's stdin (Stdin, no Tty); nil once closed
+	outs    []*os.File
+	copiers sync.WaitGroup
+	started chan struct{}
+	exited  chan struct{}
+	status  Status
+	conns   sync.WaitGroup // requests being answered (the end waits for them)
+
+	mu        sync.Mutex
+	attached  map[*attachment]bool
+	waiters   []*net.UnixConn // "wait" requests, answered at the exit
+	stdinUse  bool            // an attach holds stdin (StdinOnce: only the first)
+	execs     map[string]*execProc
+	sentExecs []string // execs whose client got the exit status, oldest first
+	reaped    bool     // the init's end is known
+
+	// Handing over to a fresh image (handover_linux.go).
+	busy     int           // requests being answered
+	heavy    bool          // package runtime or encoding/json ran in this image (the set-up, an exec): hand over when idle
+	noShed   bool          // a handover failed: stay
+	frozen   chan struct{} // non-nil while handing over; closed if it is given up
+	shedT    *time.Timer
+	paused   chan struct{} // the accept loop stopped for a handover
+	unpaused chan struct{}
+}
+
+func (s *server) runtime() *runtime.Runtime {
+	rt := runtime.New(s.cfg.RuntimeRoot)
+	rt.SeccompCache = s.cfg.SeccompCache
+	if s.initExe != nil {
+		rt.Init = s.initExe
+	}
+	return rt
 }
 
 type attachment struct {
 	mu             sync.Mutex
 	conn           *net.UnixConn
 	stdout, stderr bool
+	stdin          bool // it copies into the container's stdin (not handed over)
 	dead           bool
 }
 
@@ -128,31 +166,42 @@ func (a *attachment) send(stream byte, p []byte) {
 	}
 }
 
-func newServer(dir string, initExe func() (string, error)) (_ *server, retErr error) {
-	runtime.Trace("shim: main")
+func newState(dir string, initExe func() (string, error)) (*server, error) {
 	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
 	if err != nil {
 		return nil, err
 	}
-	s := &server{dir: dir, started: make(chan struct{}), exited: make(chan struct{}),
-		attached: map[*attachment]bool{}, execs: map[string]*execProc{}}
-	if err := json.Unmarshal(b, &s.cfg); err != nil {
+	s := &server{dir: dir, initExe: initExe, started: make(chan struct{}), exited: make(chan struct{}),
+		attached: map[*attachment]bool{}, execs: map[string]*execProc{},
+		paused: make(chan struct{}), unpaused: make(chan struct{})}
+	if s.cfg, err = decodeConfig(b); err != nil {
 		return nil, fmt.Errorf("%s: %w", ConfigFile, err)
 	}
 	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGPIPE, syscall.SIGTERM, syscall.SIGTTOU, syscall.SIGTTIN)
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	if s.logw, err = openLog(s.cfg); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
-	if s.cfg.LogPath != "" {
-		if s.logw, err = logs.NewWriter(s.cfg.LogPath, s.cfg.LogMaxSize, s.cfg.LogMaxFiles); err != nil {
-			return nil, err
-		}
+// openLog opens the container's log for appending (nil if it has none).
+func openLog(cfg Config) (*logs.Writer, error) {
+	if cfg.LogPath == "" {
+		return nil, nil
 	}
+	return logs.NewWriter(cfg.LogPath, cfg.LogMaxSize, cfg.LogMaxFiles)
+}
+
+func newServer(dir string, initExe func() (string, error)) (_ *server, retErr error) {
+	runtime.Trace("shim: main")
+	s, err := newState(dir, initExe)
+	if err != nil {
+		return nil, err
+	}
+	s.heavy = true
 	runtime.Trace("shim: log opened")
-	s.rt = runtime.New(s.cfg.RuntimeRoot)
-	s.rt.SeccompCache = s.cfg.SeccompCache
-	if initExe != nil {
-		s.rt.Init = initExe
-	}
+	rt := s.runtime()
 	opts := runtime.CreateOpts{ID: s.cfg.ID, Bundle: s.cfg.Bundle}
 	var childEnds []*os.File
 	defer func() {
@@ -204,15 +253,15 @@ func newServer(dir string, initExe func() (string, error)) (_ *server, retErr er
 		}()
 	}
 	runtime.Trace("shim: runtime create")
-	p, err := s.rt.Create(opts)
+	p, err := rt.Create(opts)
 	if err != nil {
 		return nil, err
 	}
 	runtime.Trace("shim: created")
-	s.init = p
+	s.pid = p.Pid
 	defer func() {
 		if retErr != nil {
-			_ = s.rt.Delete(s.cfg.ID, true)
+			_ = rt.Delete(s.cfg.ID, true)
 		}
 	}()
 	if consoleLn != nil {
@@ -237,29 +286,49 @@ func newServer(dir string, initExe func() (string, error)) (_ *server, retErr er
 	runtime.Trace("shim: listening")
 	// Output is read from now on: the process blocks before exec until
 	// started, and attaches made before the start see everything.
+	s.copyOutput()
+	go s.reap()
+	return s, nil
+}
+
+func (s *server) copyOutput() {
 	if s.console != nil {
 		s.copy("stdout", Stdout, s.console)
 	} else {
 		s.copy("stdout", Stdout, s.outs[0])
 		s.copy("stderr", Stderr, s.outs[1])
 	}
-	go s.reap()
-	return s, nil
 }
 
-// copy pumps one output stream into the log and to the attachments.
-func (s *server) copy(name string, stream byte, r io.Reader) {
+// copy pumps one output stream into the log and to the attachments. A read
+// deadline (set by a handover) stops it; whatever part of a line it held is
+// logged as a partial record.
+func (s *server) copy(name string, stream byte, r *os.File) {
 	s.copiers.Add(1)
-	tee := io.TeeReader(r, &fanout{s: s, stream: stream})
+	tee := io.TeeReader(chunked{r}, &fanout{s: s, stream: stream})
 	go func() {
 		defer s.copiers.Done()
 		if s.logw != nil {
-			_ = logs.Copy(s.logw, name, tee, time.Now)
+			err := logs.Copy(s.logw, name, tee, time.Now)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return
+			}
 			// The log may have failed (disk full): keep draining so the
 			// container never blocks on a full pipe.
 		}
 		_, _ = io.Copy(io.Discard, tee)
 	}()
+}
+
+// chunked caps each read at 8 KiB (as conmon does): logs.Copy's buffers
+// (72 kB a stream) then only have the pages that one read fills dirty.
+type chunked struct{ r io.Reader }
+
+func (c chunked) Read(p []byte) (int, error) {
+	if len(p) > 8<<10 {
+		p = p[:8<<10]
+	}
+	return c.r.Read(p)
 }
 
 // fanout is where output goes besides the log.
@@ -293,12 +362,16 @@ func (f *fanout) Write(p []byte) (int, error) {
 // reap waits for the container's init, records how it ended and tears the
 // container down.
 func (s *server) reap() {
-	code, err := s.init.Wait()
-	st := Status{ExitCode: code, ExitedAt: time.Now().UTC()}
-	if err != nil {
-		st.ExitCode, st.Error = 255, err.Error()
-	}
-	st.OOMKilled = s.rt.OOMKilled(s.cfg.ID)
+	var st Status
+	s.waitPid(s.pid, func(code int, err error) {
+		s.reaped = true
+		st = Status{ExitCode: code, ExitedAt: time.Now().UTC()}
+		if err != nil {
+			st.ExitCode, st.Error = 255, err.Error()
+		}
+	})
+	rt := s.runtime()
+	st.OOMKilled = rt.OOMKilled(s.cfg.ID)
 	// Let the output drain: processes still holding the pipes (a daemon
 	// outside a PID namespace) get two seconds.
 	drained := make(chan struct{})
@@ -310,11 +383,10 @@ func (s *server) reap() {
 	if s.logw != nil {
 		s.logw.Close()
 	}
-	_ = s.rt.Delete(s.cfg.ID, true)
-	if b, err := json.Marshal(st); err == nil {
-		// No fsync: the exec root is a tmpfs that a host crash loses anyway.
-		_ = atomicfile.Replace(filepath.Join(s.dir, ExitFile), b, 0o600)
-	}
+	_ = rt.Delete(s.cfg.ID, true)
+	b := appendStatus(nil, st)
+	// No fsync: the exec root is a tmpfs that a host crash loses anyway.
+	_ = atomicfile.Replace(filepath.Join(s.dir, ExitFile), b, 0o600)
 	// No new connections from now on (they read exit.json instead), and
 	// the path is free before anyone learns of the exit: a restart of the
 	// container puts its next shim's socket there.
@@ -328,9 +400,15 @@ func (s *server) reap() {
 		a.mu.Unlock()
 	}
 	s.attached = map[*attachment]bool{}
+	waiters := s.waiters
+	s.waiters = nil
 	s.mu.Unlock()
 	s.closeStdio()
 	close(s.exited)
+	for _, c := range waiters {
+		_ = reply(c, Response{Status: &st})
+		c.Close()
+	}
 }
 
 func (s *server) closeStdio() {
@@ -344,26 +422,45 @@ func (s *server) closeStdio() {
 // serve answers requests until the container has exited and those waiting
 // for it have their answer.
 func (s *server) serve() {
-	var conns sync.WaitGroup
 	go func() {
 		<-s.exited
-		// Give waiters a moment to read the answer, then stop.
+		// Give late requests a moment, then stop.
 		time.Sleep(50 * time.Millisecond)
 		s.ln.Close()
 	}()
 	for {
 		c, err := s.ln.AcceptUnix()
 		if err != nil {
+			switch {
+			case errors.Is(err, net.ErrClosed):
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				// A handover stops accepting; if it fails, go on.
+				s.paused <- struct{}{}
+				<-s.unpaused
+				continue
+			default:
+				// Out of file descriptors, a connection aborted: the
+				// container still runs.
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
 			break
 		}
-		conns.Add(1)
+		s.mu.Lock()
+		s.busy++
+		s.mu.Unlock()
+		s.conns.Add(1)
 		go func() {
-			defer conns.Done()
+			defer s.conns.Done()
 			s.handle(c)
+			s.mu.Lock()
+			s.busy--
+			s.kick()
+			s.mu.Unlock()
 		}()
 	}
 	done := make(chan struct{})
-	go func() { conns.Wait(); close(done) }()
+	go func() { s.conns.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
@@ -371,8 +468,7 @@ func (s *server) serve() {
 }
 
 func reply(c net.Conn, r Response) error {
-	b, _ := json.Marshal(r)
-	_, err := c.Write(append(b, '\n'))
+	_, err := c.Write(append(appendResponse(nil, r), '\n'))
 	return err
 }
 
@@ -390,8 +486,14 @@ func (s *server) handle(c *net.UnixConn) {
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
-	var req Request
-	if err := json.Unmarshal(line, &req); err != nil {
+	req, viaJSON, err := decodeRequest(line)
+	if viaJSON {
+		// encoding/json's caches (an exec's process) stay: shed them.
+		s.mu.Lock()
+		s.heavy = true
+		s.mu.Unlock()
+	}
+	if err != nil {
 		_ = reply(c, Response{Error: "bad request: " + err.Error()})
 		return
 	}
@@ -402,9 +504,7 @@ func (s *server) handle(c *net.UnixConn) {
 	case "state":
 		_ = reply(c, s.state())
 	case "wait":
-		<-s.exited
-		st := s.status
-		_ = reply(c, Response{Status: &st})
+		keep = s.wait(c)
 	case "attach":
 		keep = s.attach(c, br, req)
 	case "resize":
@@ -436,7 +536,7 @@ func (s *server) start() error {
 	close(s.started)
 	s.mu.Unlock()
 	runtime.Trace("shim: start")
-	err := s.rt.Start(s.cfg.ID)
+	err := s.runtime().Start(s.cfg.ID)
 	runtime.Trace("shim: started")
 	return err
 }
@@ -447,8 +547,25 @@ func (s *server) state() Response {
 		st := s.status
 		return Response{Status: &st}
 	default:
-		return Response{Pid: s.init.Pid, Running: true}
+		return Response{Pid: s.pid, Running: true}
 	}
+}
+
+// wait answers now if the container has exited, else keeps c to answer at
+// the exit. It reports whether c stays open.
+func (s *server) wait(c *net.UnixConn) bool {
+	s.mu.Lock()
+	select {
+	case <-s.exited:
+		st := s.status
+		s.mu.Unlock()
+		_ = reply(c, Response{Status: &st})
+		return false
+	default:
+	}
+	s.waiters = append(s.waiters, c)
+	s.mu.Unlock()
+	return true
 }
 
 // attach streams output to c and, when asked, c's bytes to the container's
@@ -469,36 +586,65 @@ func (s *server) attach(c *net.UnixConn, br *bufio.Reader, req Request) bool {
 		s.stdinUse = true
 		if s.console != nil {
 			in = s.console
-		} else {
+		} else if s.stdin != nil {
 			in = s.stdin
 		}
 	}
 	// The reply goes first, before any frame.
-	if err := reply(c, Response{Pid: s.init.Pid, Running: true}); err != nil {
+	if err := reply(c, Response{Pid: s.pid, Running: true}); err != nil {
 		s.mu.Unlock()
 		return false
 	}
-	if req.Stdout || req.Stderr {
-		s.attached[a] = true
-	}
+	a.stdin = in != nil
+	s.attached[a] = true
 	s.mu.Unlock()
-	streaming := req.Stdout || req.Stderr
+	s.drainAttach(a, br, in)
+	return true
+}
+
+// drainAttach copies what the client of a sends into in (nil: nowhere)
+// until the client closes its side. An attachment without output streams
+// ends then.
+func (s *server) drainAttach(a *attachment, r io.Reader, in io.Writer) {
 	go func() {
 		if in != nil {
-			_, _ = io.Copy(in, br)
-			if s.cfg.StdinOnce && s.stdin != nil {
-				s.stdin.Close()
+			_, _ = io.Copy(in, r)
+			if s.cfg.StdinOnce {
+				s.closeStdin()
 			}
 		} else {
-			_, _ = io.Copy(io.Discard, br)
+			_, _ = io.Copy(io.Discard, r)
 		}
-		// The client closed its stdin: it may still read output; a client
-		// that only wrote is done.
-		if !streaming {
-			c.Close()
+		s.mu.Lock()
+		for s.frozen != nil {
+			fr := s.frozen
+			s.mu.Unlock()
+			<-fr
+			s.mu.Lock()
 		}
+		a.stdin = false
+		if !a.stdout && !a.stderr {
+			// The client closed its stdin: it may still read output; a
+			// client that only wrote is done.
+			delete(s.attached, a)
+			a.mu.Lock()
+			a.dead = true
+			a.conn.Close()
+			a.mu.Unlock()
+		}
+		s.kick()
+		s.mu.Unlock()
 	}()
-	return true
+}
+
+// closeStdin closes the container's stdin pipe (StdinOnce).
+func (s *server) closeStdin() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stdin != nil {
+		s.stdin.Close()
+		s.stdin = nil
+	}
 }
 
 func (s *server) resize(req Request) error {
@@ -510,10 +656,24 @@ func (s *server) resize(req Request) error {
 		if e == nil || e.console == nil {
 			return fmt.Errorf("exec %s has no terminal", req.ExecID)
 		}
-		return unix.IoctlSetWinsize(int(e.console.Fd()), unix.TIOCSWINSZ, ws)
+		return setWinsize(e.console, ws)
 	}
 	if s.console == nil {
 		return errors.New("the container has no terminal")
 	}
-	return unix.IoctlSetWinsize(int(s.console.Fd()), unix.TIOCSWINSZ, ws)
+	return setWinsize(s.console, ws)
+}
+
+// setWinsize sets a pty's size without f.Fd(), which would take the file
+// out of the poller.
+func setWinsize(f *os.File, ws *unix.Winsize) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ierr error
+	if err := rc.Control(func(fd uintptr) { ierr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, ws) }); err != nil {
+		return err
+	}
+	return ierr
 }

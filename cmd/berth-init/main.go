@@ -9,7 +9,9 @@
 // is instead the container's pid 1 for the user's program: it reaps zombies
 // and forwards signals (see reaper.go). Called as "berth shim ..." it is
 // a container's supervisor (package shim): the same small program, so that a
-// shim costs a few MB, not the whole berth binary's footprint.
+// shim costs under a MB, not the whole berth binary's footprint. Once its
+// container runs, a shim executes this program again ("berth shim
+// --resume"), a fresh image without what creating the container left.
 package main
 
 import (

@@ -1,0 +1,340 @@
+package shim_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/berthtest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	berthtest.Cleanup()
+	os.Exit(code)
+}
+
+// A supervising shim re-executes itself once its container has started
+// (and again after an exec), as "berth shim --resume FD STATEDIR", the same
+// process; logs, attach, exec, stop and a daemon that was SIGKILLed and
+// comes back all go on working across it.
+func TestShimHandsOver(t *testing.T) {
+	e := newEnv(t)
+	ticker := e.must("run", "-d", "--name", "ticker", "busybox", "sh", "-c",
+		`i=0; while true; do echo tick$i; echo err$i >&2; i=$((i+1)); sleep 0.02; done`)
+	id := strings.TrimSpace(ticker)
+	shim := e.resumedShim(id)
+	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", shim)); strings.TrimSpace(string(comm)) == "exe" {
+		t.Errorf("the resumed shim is named %q: want its program's name, as before", comm)
+	}
+	pid, _ := strconv.Atoi(e.inspect("ticker", "{{.State.Pid}}"))
+	if got := ppid(pid); got != shim {
+		t.Errorf("the container's init %d has parent %d, want the shim %d", pid, got, shim)
+	}
+
+	// The log has every line, in order, across the handover.
+	time.Sleep(500 * time.Millisecond)
+	checkTicks(t, e.must("logs", "ticker"), "tick")
+	if r := e.dk("logs", "ticker"); !strings.Contains(r.Stderr, "err3\n") {
+		t.Errorf("docker logs stderr: %q", r.Stderr)
+	}
+
+	// An exec: the shim re-executes again afterwards (a new image: the
+	// kernel gives it a new stack).
+	stack := stackOf(shim)
+	if got := e.must("exec", "ticker", "echo", "exec-ok"); got != "exec-ok\n" {
+		t.Errorf("exec: %q", got)
+	}
+	randomized, _ := os.ReadFile("/proc/sys/kernel/randomize_va_space")
+	if strings.TrimSpace(string(randomized)) != "0" && !waitFor(5*time.Second, func() bool { s := stackOf(shim); return s != "" && s != stack }) {
+		t.Errorf("the shim (%d) did not re-execute after an exec", shim)
+	}
+	if e.resumedShim(id) != shim {
+		t.Fatalf("the shim's pid changed")
+	}
+
+	// An attach to the resumed shim sees live output.
+	r := exe(3*time.Second, nil, "timeout", "1", "docker", "-H", e.d.Host, "attach", "--no-stdin", "ticker")
+	if !strings.Contains(r.Stdout, "tick") || !strings.Contains(r.Stderr, "err") {
+		t.Errorf("attach to the resumed shim: %v", r)
+	}
+
+	// A tty container hands over too.
+	tty := strings.TrimSpace(e.must("run", "-d", "-t", "--name", "tty", "busybox", "sh", "-c", `i=0; while true; do echo line$i; i=$((i+1)); sleep 0.05; done`))
+	e.resumedShim(tty)
+	time.Sleep(300 * time.Millisecond)
+	if got := e.must("logs", "tty"); !strings.Contains(got, "line3\r\n") {
+		t.Errorf("logs of a tty container: %q", got)
+	}
+
+	// The daemon dies and comes back: it finds the resumed shims.
+	e.restartDaemon()
+	if got := e.must("exec", "ticker", "echo", "again"); got != "again\n" {
+		t.Errorf("exec after the daemon's restart: %q", got)
+	}
+	n := strings.Count(e.must("logs", "ticker"), "\n")
+	if !waitFor(5*time.Second, func() bool { return strings.Count(e.must("logs", "ticker"), "\n") > n+10 }) {
+		t.Errorf("the log stopped growing after the daemon's restart")
+	}
+	checkTicks(t, e.must("logs", "ticker"), "tick")
+	waited := make(chan result, 1)
+	go func() { waited <- e.dk("wait", "ticker") }()
+	time.Sleep(300 * time.Millisecond)
+	e.must("stop", "-t", "1", "ticker", "tty")
+	select {
+	case r := <-waited:
+		if strings.TrimSpace(r.Stdout) != "137" {
+			t.Errorf("wait: %v", r)
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("wait did not return after stop")
+	}
+	if got := e.inspect("ticker", "{{.State.Status}} {{.State.ExitCode}}"); got != "exited 137" {
+		t.Errorf("ticker after stop: %q", got)
+	}
+	if !waitFor(5*time.Second, func() bool { return !alive(shim) }) {
+		t.Errorf("the shim %d outlived its container", shim)
+	}
+}
+
+// An attach made before the start (docker run, in the foreground) goes on
+// through the handover, and so does one with stdin once its stdin ended.
+func TestShimHandsOverAttached(t *testing.T) {
+	e := newEnv(t)
+	r := exe(30*time.Second, nil, "docker", "-H", e.d.Host, "run", "--rm", "--name", "fg", "busybox", "sh", "-c",
+		`i=0; while [ $i -lt 40 ]; do echo line$i; i=$((i+1)); sleep 0.025; done`)
+	if r.Code != 0 {
+		t.Fatalf("docker run: %v", r)
+	}
+	checkTicks(t, r.Stdout, "line")
+	if !strings.Contains(r.Stdout, "line39\n") {
+		t.Errorf("docker run's output ends early: %q", r.Stdout)
+	}
+	r = exe(30*time.Second, strings.NewReader("hello\n"), "docker", "-H", e.d.Host, "run", "-i", "--rm", "busybox", "sh", "-c", `read x; sleep 1; echo got:$x`)
+	if r.Code != 0 || r.Stdout != "got:hello\n" {
+		t.Errorf("docker run -i: %v", r)
+	}
+}
+
+type env struct {
+	t     *testing.T
+	d     *berthtest.Daemon
+	again *exec.Cmd // the daemon started again after a SIGKILL
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Fatal("the docker CLI is needed for this test (it is on this project's machines)")
+	}
+	e := &env{t: t, d: berthtest.StartDaemon(t, "--bridge", "none")}
+	b, err := berthtest.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := berthtest.Run(t, b, "-H", e.d.Host, "import", "-c", `CMD ["sh"]`, busyboxTar(t), "busybox"); err != nil {
+		t.Fatalf("import busybox: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		ids := strings.Fields(e.dk("ps", "-aq").Stdout)
+		if len(ids) > 0 {
+			if r := e.dk(append([]string{"rm", "-f"}, ids...)...); r.Code != 0 {
+				t.Errorf("rm -f: %v", r)
+			}
+		}
+		if e.again != nil {
+			_ = e.again.Process.Signal(syscall.SIGTERM)
+			_ = e.again.Wait()
+		}
+	})
+	return e
+}
+
+// restartDaemon kills the daemon (SIGKILL) and starts it again on the same
+// directories, as after a crash.
+func (e *env) restartDaemon() {
+	e.t.Helper()
+	e.d.Kill()
+	e.again = e.d.DaemonCommand()
+	if err := e.again.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, func() bool { return e.dk("version").Code == 0 }) {
+		e.t.Fatalf("the daemon did not come back")
+	}
+}
+
+// resumedShim waits for the shim of container id to run as "berth shim
+// --resume FD STATEDIR" and returns its pid.
+func (e *env) resumedShim(id string) int {
+	e.t.Helper()
+	dir := filepath.Join(e.d.ExecRoot, "containers", id)
+	var pid int
+	waitFor(5*time.Second, func() bool {
+		ents, _ := os.ReadDir("/proc")
+		for _, en := range ents {
+			p, err := strconv.Atoi(en.Name())
+			if err != nil {
+				continue
+			}
+			b, _ := os.ReadFile("/proc/" + en.Name() + "/cmdline")
+			args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+			if len(args) == 5 && args[1] == "shim" && args[2] == "--resume" && args[4] == dir {
+				pid = p
+				return true
+			}
+		}
+		return false
+	})
+	if pid == 0 {
+		e.t.Fatalf("no shim of %s runs as \"berth shim --resume FD %s\"", id, dir)
+	}
+	return pid
+}
+
+// checkTicks checks that the lines of out are prefix0, prefix1, ... in
+// order, none missing.
+func checkTicks(t *testing.T, out, prefix string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) < 3 {
+		t.Errorf("too few lines: %q", out)
+		return
+	}
+	for i, l := range lines {
+		if l != prefix+strconv.Itoa(i) {
+			t.Errorf("line %d is %q, want %s%d", i, l, prefix, i)
+			return
+		}
+	}
+}
+
+func stackOf(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasSuffix(l, "[stack]") {
+			return strings.Fields(l)[0]
+		}
+	}
+	return ""
+}
+
+func ppid(pid int) int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[1])
+	return n
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && len(s) > i+2 && s[i+2] != 'Z'
+}
+
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+func exe(timeout time.Duration, stdin *strings.Reader, name string, args ...string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.WaitDelay = 2 * time.Second
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
+	err := cmd.Run()
+	r := result{Stdout: so.String(), Stderr: se.String()}
+	if err != nil {
+		r.Code = -1
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() >= 0 {
+			r.Code = ee.ExitCode()
+		}
+	}
+	return r
+}
+
+func (e *env) dk(args ...string) result {
+	return exe(30*time.Second, nil, "docker", append([]string{"-H", e.d.Host}, args...)...)
+}
+
+func (e *env) must(args ...string) string {
+	e.t.Helper()
+	r := e.dk(args...)
+	if r.Code != 0 {
+		e.t.Fatalf("docker %s: %v", strings.Join(args, " "), r)
+	}
+	return r.Stdout
+}
+
+func (e *env) inspect(name, format string) string {
+	e.t.Helper()
+	return strings.TrimSpace(e.must("inspect", "-f", format, name))
+}
+
+// busyboxTar is a root filesystem of /bin/busybox and the applets the
+// tests use.
+func busyboxTar(t *testing.T) string {
+	t.Helper()
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatalf("need /bin/busybox from busybox-static (make deps): %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "busybox.tar")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	for _, d := range []string{"bin/", "tmp/"} {
+		_ = tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755})
+	}
+	_ = tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bb))})
+	_, _ = tw.Write(bb)
+	for _, a := range []string{"sh", "echo", "sleep", "cat", "true"} {
+		_ = tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
