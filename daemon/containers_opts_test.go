@@ -1,6 +1,8 @@
 package daemon_test
 
 import (
+	"github.com/berth-dev/berth/berthtest"
+
 	"os"
 	"path/filepath"
 	"strconv"
@@ -162,7 +164,7 @@ func TestRestartOnFailure(t *testing.T) {
 func TestStopEndsRestartAlways(t *testing.T) {
 	e := newCtrEnv(t)
 	e.must("run", "-d", "--name", "again", "--restart", "always", "busybox", "sh", "-c", "sleep 0.3")
-	if !waitFor(20*time.Second, func() bool {
+	if !berthtest.WaitFor(20*time.Second, func() bool {
 		n, _ := strconv.Atoi(strings.TrimSpace(e.dk("inspect", "-f", "{{.RestartCount}}", "again").Stdout))
 		return n >= 2
 	}) {

@@ -1,6 +1,8 @@
 package daemon_test
 
 import (
+	"github.com/berth-dev/berth/berthtest"
+
 	"bufio"
 	"os"
 	"os/exec"
@@ -29,7 +31,7 @@ func TestDaemonKillContainersSurvive(t *testing.T) {
 		pids[n] = pid
 	}
 	var shims []int
-	if !waitFor(5*time.Second, func() bool { shims = e.shimPIDs(); return len(shims) == 2 }) {
+	if !berthtest.WaitFor(5*time.Second, func() bool { shims = e.shimPIDs(); return len(shims) == 2 }) {
 		t.Fatalf("want a shim per running container (2), found %v", shims)
 	}
 
@@ -88,7 +90,7 @@ func TestDaemonKillContainersSurvive(t *testing.T) {
 		t.Errorf("ticker after stop: %q", got)
 	}
 	for n, pid := range pids {
-		if !waitFor(5*time.Second, func() bool { return !alive(pid) }) {
+		if !berthtest.WaitFor(5*time.Second, func() bool { return !alive(pid) }) {
 			t.Errorf("%s (pid %d) still alive after stop", n, pid)
 		}
 	}
@@ -154,7 +156,7 @@ func TestHostRestartRestartPolicies(t *testing.T) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	for _, pid := range append(shims, pids...) {
-		if !waitFor(5*time.Second, func() bool { return !alive(pid) }) {
+		if !berthtest.WaitFor(5*time.Second, func() bool { return !alive(pid) }) {
 			t.Fatalf("pid %d survived SIGKILL", pid)
 		}
 	}
@@ -171,7 +173,7 @@ func TestHostRestartRestartPolicies(t *testing.T) {
 	}
 	for _, cg := range containerCgroups() {
 		if ids[filepath.Base(cg)] {
-			if !waitFor(5*time.Second, func() bool { return os.Remove(cg) == nil || !exists(cg) }) {
+			if !berthtest.WaitFor(5*time.Second, func() bool { return os.Remove(cg) == nil || !exists(cg) }) {
 				t.Fatalf("remove cgroup %s (as a reboot would)", cg)
 			}
 		}

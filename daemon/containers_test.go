@@ -1,6 +1,8 @@
 package daemon_test
 
 import (
+	"github.com/berth-dev/berth/berthtest"
+
 	"encoding/json"
 	"io"
 	"net/http"
@@ -351,7 +353,7 @@ func TestExec(t *testing.T) {
 		t.Errorf("exec -u nobody: %q", got)
 	}
 	e.must("exec", "-d", "box", "sh", "-c", "sleep 0.2; echo detached > /tmp/d")
-	if !waitFor(5*time.Second, func() bool { return e.dk("exec", "box", "cat", "/tmp/d").Stdout == "detached\n" }) {
+	if !berthtest.WaitFor(5*time.Second, func() bool { return e.dk("exec", "box", "cat", "/tmp/d").Stdout == "detached\n" }) {
 		t.Errorf("exec -d did not run its command")
 	}
 	// exec -t under a terminal.

@@ -234,25 +234,11 @@ func (e *ctrEnv) inspect(name, format string) string {
 	return e.mustT("inspect", "-f", format, name)
 }
 
-// waitFor polls cond every 50 ms until it is true or timeout passes.
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // waitInspect waits until inspect -f format prints want.
 func (e *ctrEnv) waitInspect(name, format, want string, timeout time.Duration) {
 	e.t.Helper()
 	var got string
-	if !waitFor(timeout, func() bool {
+	if !berthtest.WaitFor(timeout, func() bool {
 		got = strings.TrimSpace(e.dk("inspect", "-f", format, name).Stdout)
 		return got == want
 	}) {
@@ -290,7 +276,7 @@ func (e *ctrEnv) checkNoLeaks(ids map[string]bool) {
 	t := e.t
 	t.Helper()
 	var shims []int
-	waitFor(5*time.Second, func() bool {
+	berthtest.WaitFor(5*time.Second, func() bool {
 		shims = e.shimPIDs()
 		return len(shims) == 0
 	})
@@ -301,7 +287,7 @@ func (e *ctrEnv) checkNoLeaks(ids map[string]bool) {
 		t.Errorf("leak: mount %s", m)
 	}
 	var cgs []string
-	waitFor(5*time.Second, func() bool {
+	berthtest.WaitFor(5*time.Second, func() bool {
 		cgs = nil
 		for _, cg := range containerCgroups() {
 			if ids[filepath.Base(cg)] && !e.cgroupsBefore[cg] {
@@ -451,7 +437,7 @@ func (e *ctrEnv) startDaemonAgain() *exec.Cmd {
 		t.Fatal(err)
 	}
 	e.extra = append(e.extra, cmd)
-	if !waitFor(10*time.Second, func() bool { return daemonUp(e.d) }) {
+	if !berthtest.WaitFor(10*time.Second, func() bool { return daemonUp(e.d) }) {
 		b, _ := os.ReadFile(logf.Name())
 		t.Fatalf("the daemon did not come up again:\n%s", b)
 	}
@@ -519,7 +505,7 @@ type slowReader struct {
 func (r *slowReader) Read(p []byte) (int, error) {
 	if len(r.chunks) == 0 {
 		if r.hold > 0 {
-			waitFor(r.hold, func() bool { return exists(r.until) })
+			berthtest.WaitFor(r.hold, func() bool { return exists(r.until) })
 			r.hold = 0
 		}
 		return 0, io.EOF

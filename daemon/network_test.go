@@ -1,6 +1,8 @@
 package daemon_test
 
 import (
+	"github.com/berth-dev/berth/berthtest"
+
 	"archive/tar"
 	"fmt"
 	"net"
@@ -86,7 +88,7 @@ func TestNetworkAppDBByName(t *testing.T) {
 	}
 	// Another container on app reaches db by name, through the embedded DNS.
 	var r result
-	waitFor(5*time.Second, func() bool {
+	berthtest.WaitFor(5*time.Second, func() bool {
 		r = e.dk("run", "--rm", "--network", "app", "busybox", "wget", "-qO-", "http://db/")
 		return r.Code == 0
 	})
@@ -146,7 +148,7 @@ func TestNetworkAppDBByName(t *testing.T) {
 	}
 	e.must("network", "rm", "app")
 	var links []string
-	waitFor(5*time.Second, func() bool {
+	berthtest.WaitFor(5*time.Second, func() bool {
 		links = e.links()
 		return strings.Join(links, " ") == strings.Join(linksBefore, " ")
 	})
@@ -162,7 +164,7 @@ func TestNetworkPublishedPorts(t *testing.T) {
 	e := newCtrEnv(t)
 	e.must("run", "-d", "--name", "web", "--hostname", "web", "-p", "127.0.0.1:18080:80", "-p", "18081:80", "busybox", "sh", "-c", httpdCmd)
 	var r result
-	waitFor(5*time.Second, func() bool {
+	berthtest.WaitFor(5*time.Second, func() bool {
 		r = e.netns("curl", "-sS", "--max-time", "5", "http://127.0.0.1:18080/")
 		return r.Code == 0
 	})
@@ -197,7 +199,7 @@ func TestNetworkPublishedPorts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("docker port webp: %q", hp)
 	}
-	waitFor(5*time.Second, func() bool {
+	berthtest.WaitFor(5*time.Second, func() bool {
 		r = e.netns("curl", "-sS", "--max-time", "5", "http://127.0.0.1:"+port+"/")
 		return r.Code == 0
 	})
@@ -209,7 +211,7 @@ func TestNetworkPublishedPorts(t *testing.T) {
 	e.udpImage()
 	e.must("run", "-d", "--name", "echo", "-p", "127.0.0.1:15353:53/udp", "udpecho", "/udpecho", ":53")
 	var got string
-	waitFor(5*time.Second, func() bool {
+	berthtest.WaitFor(5*time.Second, func() bool {
 		got, err = e.udpExchange("127.0.0.1:15353", "ping over udp")
 		return err == nil
 	})
@@ -270,7 +272,7 @@ func TestNetworkSurvivesDaemonKill(t *testing.T) {
 	linksBefore, rulesBefore := e.links(), e.natRules()
 	e.must("network", "create", "app")
 	e.must("run", "-d", "--name", "db", "--hostname", "db", "--network", "app", "-p", "127.0.0.1:18090:80", "busybox", "sh", "-c", httpdCmd)
-	waitFor(5*time.Second, func() bool { return e.netns("curl", "-sS", "--max-time", "2", "http://127.0.0.1:18090/").Code == 0 })
+	berthtest.WaitFor(5*time.Second, func() bool { return e.netns("curl", "-sS", "--max-time", "2", "http://127.0.0.1:18090/").Code == 0 })
 	e.d.Kill()
 	if r := e.netns("curl", "-sS", "--max-time", "5", "http://127.0.0.1:18090/"); r.Stdout != "hello from db\n" {
 		t.Errorf("published port with the daemon dead: %v", r)
@@ -297,7 +299,7 @@ func TestNetworkSurvivesDaemonKill(t *testing.T) {
 	}
 	e.must("network", "rm", "app")
 	var links []string
-	waitFor(5*time.Second, func() bool {
+	berthtest.WaitFor(5*time.Second, func() bool {
 		links = e.links()
 		return strings.Join(links, " ") == strings.Join(linksBefore, " ")
 	})

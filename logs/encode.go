@@ -12,12 +12,12 @@ func appendRecord(b []byte, stream string, line []byte, t time.Time) []byte {
 	b = append(b, '{')
 	if len(line) > 0 {
 		b = append(b, `"log":`...)
-		b = appendString(b, line)
+		b = AppendJSONString(b, line, false)
 		b = append(b, ',')
 	}
 	if stream != "" {
 		b = append(b, `"stream":`...)
-		b = appendString(b, []byte(stream))
+		b = AppendJSONString(b, []byte(stream), false)
 		b = append(b, ',')
 	}
 	b = append(b, `"time":"`...)
@@ -27,7 +27,13 @@ func appendRecord(b []byte, stream string, line []byte, t time.Time) []byte {
 
 const hex = "0123456789abcdef"
 
-func appendString(b []byte, s []byte) []byte {
+// shortEscape is the letter of encoding/json's two-character escapes.
+var shortEscape = [...]byte{'\b': 'b', '\t': 't', '\f': 'f'}
+
+// AppendJSONString appends s as a JSON string: HTML-safe, invalid UTF-8 as
+// U+FFFD, U+2028/9 escaped. With short, \t \b \f are written so (as
+// encoding/json does); without, as \u00XX (as Docker's json-file logs do).
+func AppendJSONString(b []byte, s []byte, short bool) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -44,6 +50,12 @@ func appendString(b []byte, s []byte) []byte {
 				b = append(b, '\\', 'n')
 			case '\r':
 				b = append(b, '\\', 'r')
+			case '\t', '\b', '\f':
+				if short {
+					b = append(b, '\\', shortEscape[c])
+					break
+				}
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			default:
 				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			}

@@ -946,7 +946,6 @@ enum {
 	F_IDMAP = 1 << 8,
 	F_TRACE = 1 << 9,
 	F_ROOT_RO = 1 << 10,
-	F_EXEC = 1 << 11,
 };
 
 enum { PIVOT = 0, MOVE = 1, CHROOT = 2 };
@@ -1081,19 +1080,15 @@ static void child(const uint8_t *plan, size_t len) {
 	const char *hostname = rd_str(&r);
 	const char *domainname = rd_str(&r);
 	const char *keyring = rd_str(&r);
-	if (!(flags & F_EXEC)) {
-		if (flags & F_CGROUPNS) {
-			if (unshare(CLONE_NEWCGROUP) < 0)
-				fail("unshare cgroup namespace", errno);
-		}
-		if (hostname[0] && sethostname(hostname, strlen(hostname)) < 0)
-			fail("set hostname", errno);
-		if (domainname[0] && setdomainname(domainname, strlen(domainname)) < 0)
-			fail("set domainname", errno);
-		if (!(flags & F_NOKEYRING) && syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, keyring) < 0 &&
-		    errno != ENOSYS)
-			fail("join session keyring", errno);
-	}
+	if ((flags & F_CGROUPNS) && unshare(CLONE_NEWCGROUP) < 0)
+		fail("unshare cgroup namespace", errno);
+	if (hostname[0] && sethostname(hostname, strlen(hostname)) < 0)
+		fail("set hostname", errno);
+	if (domainname[0] && setdomainname(domainname, strlen(domainname)) < 0)
+		fail("set domainname", errno);
+	if (!(flags & F_NOKEYRING) && syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, keyring) < 0 &&
+	    errno != ENOSYS)
+		fail("join session keyring", errno);
 	uint32_t nsys = rd_u32(&r);
 	for (uint32_t i = 0; i < nsys; i++) {
 		const char *path = rd_str(&r), *val = rd_str(&r), *what = rd_str(&r);
@@ -1126,12 +1121,10 @@ static void child(const uint8_t *plan, size_t len) {
 		send_type("hooks");
 		wait_ok("wait for parent");
 	}
-	if (!(flags & F_EXEC)) {
-		switch (pivot_mode) {
-		case PIVOT: pivot(); break;
-		case MOVE: move_root(); break;
-		case CHROOT: chroot_root(); break;
-		}
+	switch (pivot_mode) {
+	case PIVOT: pivot(); break;
+	case MOVE: move_root(); break;
+	case CHROOT: chroot_root(); break;
 	}
 	trace("pivoted");
 	if (flags & F_MOUNTNS) {
@@ -1211,23 +1204,21 @@ static void child(const uint8_t *plan, size_t len) {
 	else if (console >= 0)
 		close(console);
 	trace("finished");
-	if (!(flags & F_EXEC)) {
-		send_type("ready");
-		close(sync_fd);
-		sync_fd = -1;
-		// Blocks until Start opens the FIFO for reading.
-		int w;
-		do
-			w = openat(statedir, "exec.fifo", O_WRONLY | O_CLOEXEC);
-		while (w < 0 && errno == EINTR);
-		if (w < 0)
-			fail("open exec fifo", errno);
-		close(statedir);
-		if (write(w, "0", 1) != 1)
-			fail("write exec fifo", errno);
-		fifo_fd = w;
-		trace("released");
-	}
+	send_type("ready");
+	close(sync_fd);
+	sync_fd = -1;
+	// Blocks until Start opens the FIFO for reading.
+	int w;
+	do
+		w = openat(statedir, "exec.fifo", O_WRONLY | O_CLOEXEC);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		fail("open exec fifo", errno);
+	close(statedir);
+	if (write(w, "0", 1) != 1)
+		fail("write exec fifo", errno);
+	fifo_fd = w;
+	trace("released");
 	char path[4096];
 	look_path(argv[0], envp, path, sizeof(path));
 	trace("looked up");

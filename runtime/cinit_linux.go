@@ -42,7 +42,6 @@ const (
 	cfIDMap
 	cfTrace
 	cfRootRO
-	cfExec
 )
 
 // Pivot modes (cinit.c's PIVOT, MOVE, CHROOT).
@@ -259,15 +258,12 @@ func compileMounts(w *plan, cfg *initConfig) error {
 		}
 		src := m.Source
 		if o.isBind() {
-			if !filepath.IsAbs(src) {
-				src = filepath.Join(cfg.Bundle, src)
-			}
-			fi, err := os.Stat(src)
+			src, dir, err := bindSource(cfg.Bundle, m)
 			if err != nil {
-				return fmt.Errorf("bind mount source %s: %w", m.Source, err)
+				return err
 			}
 			mk := uint32(mkFile)
-			if fi.IsDir() {
+			if dir {
 				mk = mkDir
 			}
 			mnt(src, dst, "", o.flags, "", mk, 0, o.prop, o.recSet, o.recClr, m.Destination)
@@ -451,12 +447,17 @@ func compileProcess(w *plan, p *specs.Process, cfg *initConfig) error {
 // spawnC clones the init and starts it on the plan. The head of the plan
 // carries the file descriptors as this process has them; the child moves
 // them into place.
-func spawnC(o *spawnOpts) (*child, error) {
+func spawnC(o *spawnOpts) (_ *child, retErr error) {
 	parentSock, childSock, err := socketpair()
 	if err != nil {
 		return nil, err
 	}
 	defer childSock.Close()
+	defer func() {
+		if retErr != nil {
+			parentSock.Close()
+		}
+	}()
 	body := o.cinit
 	var w plan
 	w.u32(C.CINIT_MAGIC)
@@ -468,26 +469,17 @@ func spawnC(o *spawnOpts) (*child, error) {
 		flags |= cfTrace
 	}
 
-	var (
-		newFlags  int
-		joined    []specs.LinuxNamespace
-		newUserNS bool
-	)
-	for _, ns := range o.namespaces {
-		flag, ok := nsFlags[ns.Type]
-		if !ok {
-			return nil, fmt.Errorf("unknown namespace type %q", ns.Type)
-		}
-		switch {
-		case ns.Path != "":
-			joined = append(joined, ns)
-		case ns.Type == specs.CgroupNamespace:
-			// Unshared by the init once it is in its cgroup.
-		default:
-			newFlags |= flag
-			newUserNS = newUserNS || ns.Type == specs.UserNamespace
-		}
+	ns, err := sortNamespaces(o.namespaces)
+	if err != nil {
+		return nil, err
 	}
+	if ns.pidJoin != "" {
+		return nil, fmt.Errorf("init plan: cannot join a PID namespace")
+	}
+	if err := ns.checkJoinable(); err != nil {
+		return nil, err
+	}
+	joined, newFlags, newUserNS := ns.joined, ns.newFlags, ns.newUser
 	var files []*os.File
 	defer func() {
 		for _, f := range files {
@@ -499,9 +491,6 @@ func spawnC(o *spawnOpts) (*child, error) {
 		// New namespaces are made after the joins, so that a joined user
 		// namespace owns them; only the PID namespace must come from clone.
 		cloneFlags, unshareFlags = newFlags&unix.CLONE_NEWPID, newFlags&^unix.CLONE_NEWPID
-		if cloneFlags != 0 && newUserNS {
-			return nil, fmt.Errorf("a new PID namespace together with a joined namespace and a user namespace is not supported")
-		}
 	}
 	if cloneFlags&unix.CLONE_NEWUSER != 0 {
 		flags |= cfIDMap
@@ -555,12 +544,10 @@ func spawnC(o *spawnOpts) (*child, error) {
 	tr("clone")
 	pid := C.berth_cinit_spawn((*C.uint8_t)(unsafe.Pointer(&w.b[0])), C.size_t(len(w.b)), C.ulong(cloneFlags))
 	if pid < 0 {
-		parentSock.Close()
 		return nil, fmt.Errorf("start init process: clone: %w", syscall.Errno(-pid))
 	}
 	proc, err := os.FindProcess(int(pid))
 	if err != nil {
-		parentSock.Close()
 		return nil, err
 	}
 	c := newChild(proc, int(pid), parentSock)

@@ -100,14 +100,11 @@ func mountEntry(cfg *initConfig, m specs.Mount) error {
 	}
 	src := m.Source
 	if o.isBind() {
-		if !filepath.IsAbs(src) {
-			src = filepath.Join(cfg.Bundle, src)
+		var dir bool
+		if src, dir, err = bindSource(cfg.Bundle, m); err != nil {
+			return err
 		}
-		fi, err := os.Stat(src)
-		if err != nil {
-			return fmt.Errorf("bind mount source %s: %w", m.Source, err)
-		}
-		if err := mkMountpoint(dest, fi.IsDir()); err != nil {
+		if err := mkMountpoint(dest, dir); err != nil {
 			return err
 		}
 		if err := bindMount(src, dest, o); err != nil {
@@ -148,6 +145,20 @@ func mountEntry(cfg *initConfig, m specs.Mount) error {
 		}
 	}
 	return nil
+}
+
+// bindSource is a bind mount's source on the host (relative to the bundle
+// when not absolute) and whether it is a directory.
+func bindSource(bundle string, m specs.Mount) (string, bool, error) {
+	src := m.Source
+	if !filepath.IsAbs(src) {
+		src = filepath.Join(bundle, src)
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return "", false, fmt.Errorf("bind mount source %s: %w", m.Source, err)
+	}
+	return src, fi.IsDir(), nil
 }
 
 // bindMount binds src on dst and applies the other flags with a remount,

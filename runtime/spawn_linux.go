@@ -114,7 +114,7 @@ func (c *child) kill() {
 // ones that must be created inside a joined one) go through nsenter.c. A
 // joined PID namespace is entered on a locked thread of this process, so the
 // child is born in it.
-func spawn(o *spawnOpts) (*child, error) {
+func spawn(o *spawnOpts) (_ *child, retErr error) {
 	if o.cinit != nil {
 		return spawnC(o)
 	}
@@ -123,6 +123,11 @@ func spawn(o *spawnOpts) (*child, error) {
 		return nil, err
 	}
 	defer childSock.Close()
+	defer func() {
+		if retErr != nil {
+			parentSock.Close()
+		}
+	}()
 
 	// Each nil entry inherits ours. (Assign *os.File values only: a nil
 	// *os.File in an io.Reader would make exec close the fd.)
@@ -151,38 +156,12 @@ func spawn(o *spawnOpts) (*child, error) {
 	attr := &syscall.SysProcAttr{Setsid: o.setsid, Pdeathsig: 0}
 	cmd.SysProcAttr = attr
 
-	var (
-		joined    []specs.LinuxNamespace
-		pidJoin   string
-		newFlags  int
-		userJoin  bool
-		needsC    bool
-		newUserNS bool
-	)
-	for _, ns := range o.namespaces {
-		flag, ok := nsFlags[ns.Type]
-		if !ok {
-			return nil, fmt.Errorf("unknown namespace type %q", ns.Type)
-		}
-		switch {
-		case ns.Type == specs.PIDNamespace && ns.Path != "":
-			pidJoin = ns.Path
-		case ns.Path != "":
-			joined = append(joined, ns)
-			needsC = true
-			if ns.Type == specs.UserNamespace {
-				userJoin = true
-			}
-		case ns.Type == specs.CgroupNamespace || ns.Type == specs.TimeNamespace:
-			// Unshared by the init process itself: the cgroup namespace after it
-			// is placed in its cgroup, the time namespace to write its offsets.
-		default:
-			newFlags |= flag
-			if ns.Type == specs.UserNamespace {
-				newUserNS = true
-			}
-		}
+	ns, err := sortNamespaces(o.namespaces)
+	if err != nil {
+		return nil, err
 	}
+	joined, pidJoin, newFlags, newUserNS := ns.joined, ns.pidJoin, ns.newFlags, ns.newUser
+	needsC := len(joined) > 0
 
 	var files []*os.File
 	defer func() {
@@ -191,8 +170,8 @@ func spawn(o *spawnOpts) (*child, error) {
 		}
 	}()
 	if needsC {
-		if newFlags&unix.CLONE_NEWPID != 0 && (userJoin || newUserNS) {
-			return nil, errors.New("a new PID namespace together with a joined namespace and a user namespace is not supported")
+		if err := ns.checkJoinable(); err != nil {
+			return nil, err
 		}
 		var parts []string
 		nsFiles, flags, err := openJoined(joined)
@@ -249,7 +228,6 @@ func spawn(o *spawnOpts) (*child, error) {
 	}
 	tr("clone")
 	if err := start(); err != nil {
-		parentSock.Close()
 		return nil, fmt.Errorf("start init process: %w", err)
 	}
 	c := newChild(cmd.Process, cmd.Process.Pid, parentSock)
@@ -260,6 +238,49 @@ func spawn(o *spawnOpts) (*child, error) {
 		}
 	}
 	return c, nil
+}
+
+// nsSet is a spec's namespaces sorted by how they are made.
+type nsSet struct {
+	newFlags int                    // clone flags of the new ones, but cgroup and time (the init unshares those)
+	joined   []specs.LinuxNamespace // to join by path, but PID
+	pidJoin  string                 // the PID namespace to join, if any
+	newUser  bool                   // a new user namespace is among newFlags
+	userJoin bool                   // a user namespace is among joined
+}
+
+func sortNamespaces(nss []specs.LinuxNamespace) (*nsSet, error) {
+	s := &nsSet{}
+	for _, ns := range nss {
+		flag, ok := nsFlags[ns.Type]
+		if !ok {
+			return nil, fmt.Errorf("unknown namespace type %q", ns.Type)
+		}
+		switch {
+		case ns.Type == specs.PIDNamespace && ns.Path != "":
+			s.pidJoin = ns.Path
+		case ns.Path != "":
+			s.joined = append(s.joined, ns)
+			s.userJoin = s.userJoin || ns.Type == specs.UserNamespace
+		case ns.Type == specs.CgroupNamespace || ns.Type == specs.TimeNamespace:
+			// Unshared by the init process itself: the cgroup namespace after it
+			// is placed in its cgroup, the time namespace to write its offsets.
+		default:
+			s.newFlags |= flag
+			s.newUser = s.newUser || ns.Type == specs.UserNamespace
+		}
+	}
+	return s, nil
+}
+
+// checkJoinable refuses what joins cannot do: with namespaces to join, the
+// new ones are unshared after the joins (so that a joined user namespace
+// owns them), and a new PID namespace can only come from the clone, before.
+func (s *nsSet) checkJoinable() error {
+	if len(s.joined) > 0 && s.newFlags&unix.CLONE_NEWPID != 0 && (s.userJoin || s.newUser) {
+		return errors.New("a new PID namespace together with a joined namespace and a user namespace is not supported")
+	}
+	return nil
 }
 
 // openJoined opens the namespaces to join, in joinOrder (the user namespace

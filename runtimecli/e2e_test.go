@@ -5,6 +5,8 @@ package runtimecli_test
 // bundles, and hold it to runc's behaviour and the OCI runtime-spec.
 
 import (
+	"github.com/berth-dev/berth/berthtest"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,7 +64,7 @@ func TestRunExitStatus(t *testing.T) {
 		c := h.newContainer(withArgs("sleep", "30"))
 		bg := h.startBerth(nil, "runtime", "--root", h.root, "run", "--bundle", c.bundle, c.id)
 		var st state
-		if !waitFor(5*time.Second, func() bool {
+		if !berthtest.WaitFor(5*time.Second, func() bool {
 			r := h.berth("state", c.id)
 			return r.code == 0 && json.Unmarshal([]byte(r.stdout), &st) == nil && st.Status == "running"
 		}) {
@@ -398,7 +400,7 @@ func TestHooks(t *testing.T) {
 		if err != nil || pid <= 0 {
 			t.Fatalf("the hook got no pid in its state: %v", err)
 		}
-		if !waitFor(5*time.Second, func() bool { _, st, err := procStat(pid); return err != nil || st == 'Z' }) {
+		if !berthtest.WaitFor(5*time.Second, func() bool { _, st, err := procStat(pid); return err != nil || st == 'Z' }) {
 			t.Errorf("init process %d of the failed create is still running", pid)
 		}
 		c.assertGone()
@@ -803,7 +805,7 @@ func TestJoinNamespaces(t *testing.T) {
 	// waitUnshared waits until a holder is in namespaces other than ours.
 	waitUnshared := func(t *testing.T, pid int, names ...string) {
 		t.Helper()
-		if !waitFor(5*time.Second, func() bool {
+		if !berthtest.WaitFor(5*time.Second, func() bool {
 			for _, n := range names {
 				a, err1 := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, n))
 				b, err2 := os.Readlink("/proc/self/ns/" + n)
@@ -868,7 +870,7 @@ func TestJoinNamespaces(t *testing.T) {
 		holder := startHolder(t, "--pid", "--fork", "--kill-child", "--mount-proc", "sleep", "60")
 		hp := holder.Process.Pid
 		var want string
-		if !waitFor(5*time.Second, func() bool {
+		if !berthtest.WaitFor(5*time.Second, func() bool {
 			l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid_for_children", hp))
 			want = l
 			return err == nil && l != nsLink(t, os.Getpid(), "pid")
@@ -1108,7 +1110,7 @@ func TestStartShortLivedProcess(t *testing.T) {
 		})
 		st := c.create()
 		bg := h.startBerth(nil, "runtime", "--root", h.root, "start", c.id)
-		if !waitFor(5*time.Second, func() bool { _, err := os.Stat(filepath.Join(marks, "hook")); return err == nil || bg.exited() }) {
+		if !berthtest.WaitFor(5*time.Second, func() bool { _, err := os.Stat(filepath.Join(marks, "hook")); return err == nil || bg.exited() }) {
 			t.Fatal("the startContainer hook never ran")
 		}
 		if bg.exited() {
@@ -1117,7 +1119,7 @@ func TestStartShortLivedProcess(t *testing.T) {
 		_ = bg.cmd.Process.Signal(unix.SIGSTOP)
 		proc := procID{pid: st.Pid}
 		proc.start, _, _ = procStat(st.Pid)
-		exited := waitFor(5*time.Second, func() bool { return !proc.alive() })
+		exited := berthtest.WaitFor(5*time.Second, func() bool { return !proc.alive() })
 		if exited {
 			time.Sleep(50 * time.Millisecond) // let start's 20ms liveness tick fall due
 		}

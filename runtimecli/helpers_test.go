@@ -313,7 +313,7 @@ func (c *container) assertGone() {
 		}
 	}
 	for _, p := range *c.pids {
-		if !waitFor(5*time.Second, func() bool { return !p.alive() }) {
+		if !berthtest.WaitFor(5*time.Second, func() bool { return !p.alive() }) {
 			t.Errorf("container %s: process %d still running", c.id, p.pid)
 		}
 	}
@@ -370,20 +370,6 @@ func procStat(pid int) (uint64, byte, error) {
 func (p procID) alive() bool {
 	start, state, err := procStat(p.pid)
 	return err == nil && start == p.start && state != 'Z' && state != 'X'
-}
-
-// waitFor polls cond every 10ms until it holds or timeout passes.
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // makeBundle writes a busybox bundle into a new temporary directory:
@@ -470,7 +456,7 @@ func (c *container) state() state {
 func (c *container) waitStatus(want string) state {
 	c.h.t.Helper()
 	var st state
-	if !waitFor(5*time.Second, func() bool { st = c.state(); return st.Status == want }) {
+	if !berthtest.WaitFor(5*time.Second, func() bool { st = c.state(); return st.Status == want }) {
 		c.h.t.Fatalf("container %s: status %q, want %q", c.id, st.Status, want)
 	}
 	return st

@@ -55,7 +55,7 @@ func TestShimHandsOver(t *testing.T) {
 		t.Errorf("exec: %q", got)
 	}
 	randomized, _ := os.ReadFile("/proc/sys/kernel/randomize_va_space")
-	if strings.TrimSpace(string(randomized)) != "0" && !waitFor(5*time.Second, func() bool { s := stackOf(shim); return s != "" && s != stack }) {
+	if strings.TrimSpace(string(randomized)) != "0" && !berthtest.WaitFor(5*time.Second, func() bool { s := stackOf(shim); return s != "" && s != stack }) {
 		t.Errorf("the shim (%d) did not re-execute after an exec", shim)
 	}
 	if e.resumedShim(id) != shim {
@@ -82,7 +82,7 @@ func TestShimHandsOver(t *testing.T) {
 		t.Errorf("exec after the daemon's restart: %q", got)
 	}
 	n := strings.Count(e.must("logs", "ticker"), "\n")
-	if !waitFor(5*time.Second, func() bool { return strings.Count(e.must("logs", "ticker"), "\n") > n+10 }) {
+	if !berthtest.WaitFor(5*time.Second, func() bool { return strings.Count(e.must("logs", "ticker"), "\n") > n+10 }) {
 		t.Errorf("the log stopped growing after the daemon's restart")
 	}
 	checkTicks(t, e.must("logs", "ticker"), "tick")
@@ -101,7 +101,7 @@ func TestShimHandsOver(t *testing.T) {
 	if got := e.inspect("ticker", "{{.State.Status}} {{.State.ExitCode}}"); got != "exited 137" {
 		t.Errorf("ticker after stop: %q", got)
 	}
-	if !waitFor(5*time.Second, func() bool { return !alive(shim) }) {
+	if !berthtest.WaitFor(5*time.Second, func() bool { return !alive(shim) }) {
 		t.Errorf("the shim %d outlived its container", shim)
 	}
 }
@@ -168,7 +168,7 @@ func (e *env) restartDaemon() {
 	if err := e.again.Start(); err != nil {
 		e.t.Fatal(err)
 	}
-	if !waitFor(10*time.Second, func() bool { return e.dk("version").Code == 0 }) {
+	if !berthtest.WaitFor(10*time.Second, func() bool { return e.dk("version").Code == 0 }) {
 		e.t.Fatalf("the daemon did not come back")
 	}
 }
@@ -179,7 +179,7 @@ func (e *env) resumedShim(id string) int {
 	e.t.Helper()
 	dir := filepath.Join(e.d.ExecRoot, "containers", id)
 	var pid int
-	waitFor(5*time.Second, func() bool {
+	berthtest.WaitFor(5*time.Second, func() bool {
 		ents, _ := os.ReadDir("/proc")
 		for _, en := range ents {
 			p, err := strconv.Atoi(en.Name())
@@ -251,19 +251,6 @@ func alive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && len(s) > i+2 && s[i+2] != 'Z'
-}
-
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 type result struct {
