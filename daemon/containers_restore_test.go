@@ -38,12 +38,12 @@ func TestDaemonKillContainersSurvive(t *testing.T) {
 	e.d.Kill()
 	time.Sleep(300 * time.Millisecond)
 	for n, pid := range pids {
-		if !alive(pid) {
+		if !berthtest.Alive(pid) {
 			t.Errorf("%s (pid %d) died with the daemon", n, pid)
 		}
 	}
 	for _, pid := range shims {
-		if !alive(pid) {
+		if !berthtest.Alive(pid) {
 			t.Errorf("shim %d died with the daemon", pid)
 		}
 	}
@@ -90,7 +90,7 @@ func TestDaemonKillContainersSurvive(t *testing.T) {
 		t.Errorf("ticker after stop: %q", got)
 	}
 	for n, pid := range pids {
-		if !berthtest.WaitFor(5*time.Second, func() bool { return !alive(pid) }) {
+		if !berthtest.WaitFor(5*time.Second, func() bool { return !berthtest.Alive(pid) }) {
 			t.Errorf("%s (pid %d) still alive after stop", n, pid)
 		}
 	}
@@ -156,7 +156,7 @@ func TestHostRestartRestartPolicies(t *testing.T) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	for _, pid := range append(shims, pids...) {
-		if !berthtest.WaitFor(5*time.Second, func() bool { return !alive(pid) }) {
+		if !berthtest.WaitFor(5*time.Second, func() bool { return !berthtest.Alive(pid) }) {
 			t.Fatalf("pid %d survived SIGKILL", pid)
 		}
 	}

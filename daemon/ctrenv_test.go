@@ -470,17 +470,6 @@ func killCmd(c *exec.Cmd) {
 	}
 }
 
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && len(s) > i+2 && s[i+2] != 'Z'
-}
-
 // pty runs a shell command line under a pseudo-terminal (util-linux
 // script), typing chunks with a pause before each, the way a person types.
 // script exits with the command's code, but only once its own stdin ends,

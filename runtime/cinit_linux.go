@@ -312,14 +312,7 @@ func compileMounts(w *plan, cfg *initConfig) error {
 			w.u32(gid)
 		}
 	}
-	links := [][2]string{
-		{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
-		{"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
-	}
-	if _, err := os.Stat("/proc/kcore"); err == nil {
-		links = append(links, [2]string{"/proc/kcore", "/dev/core"})
-	}
-	for _, l := range links {
+	for _, l := range devLinks() {
 		w.op(opSymlink)
 		w.str(l[0])
 		w.str(l[1])

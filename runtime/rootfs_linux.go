@@ -357,7 +357,8 @@ func mknodDevice(dest string, d specs.LinuxDevice) error {
 	return os.Lchown(dest, uid, gid)
 }
 
-func devSymlinks(rootfs string) error {
+// devLinks are the symlinks every /dev gets: {target, link}.
+func devLinks() [][2]string {
 	links := [][2]string{
 		{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
 		{"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
@@ -365,7 +366,11 @@ func devSymlinks(rootfs string) error {
 	if _, err := os.Stat("/proc/kcore"); err == nil {
 		links = append(links, [2]string{"/proc/kcore", "/dev/core"})
 	}
-	for _, l := range links {
+	return links
+}
+
+func devSymlinks(rootfs string) error {
+	for _, l := range devLinks() {
 		dst, err := inRoot(rootfs, l[1])
 		if err != nil {
 			return err

@@ -101,7 +101,7 @@ func TestShimHandsOver(t *testing.T) {
 	if got := e.inspect("ticker", "{{.State.Status}} {{.State.ExitCode}}"); got != "exited 137" {
 		t.Errorf("ticker after stop: %q", got)
 	}
-	if !berthtest.WaitFor(5*time.Second, func() bool { return !alive(shim) }) {
+	if !berthtest.WaitFor(5*time.Second, func() bool { return !berthtest.Alive(shim) }) {
 		t.Errorf("the shim %d outlived its container", shim)
 	}
 }
@@ -241,16 +241,6 @@ func ppid(pid int) int {
 	}
 	n, _ := strconv.Atoi(f[1])
 	return n
-}
-
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && len(s) > i+2 && s[i+2] != 'Z'
 }
 
 type result struct {
