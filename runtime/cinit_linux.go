@@ -539,11 +539,7 @@ func spawnC(o *spawnOpts) (_ *child, retErr error) {
 	if pid < 0 {
 		return nil, fmt.Errorf("start init process: clone: %w", syscall.Errno(-pid))
 	}
-	proc, err := os.FindProcess(int(pid))
-	if err != nil {
-		return nil, err
-	}
-	c := newChild(proc, int(pid), parentSock)
+	c := newChild(newPidProc(int(pid)), int(pid), parentSock)
 	if newUserNS {
 		if err := c.writeIDMaps(o.uidMaps, o.gidMaps); err != nil {
 			c.kill()

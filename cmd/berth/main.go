@@ -38,8 +38,19 @@ func main() {
 	}
 	root.SetVersionTemplate("berth version {{.Version}}\n")
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(runtimecli.Command(initExe), daemon.Command(version, installInit))
-	cli.Register(root)
+	// Build only the command tree that argv names: the whole client tree is
+	// hundreds of flags, and `berth runtime run` is on every container start
+	// of the engines that drive it (a third of `--version`'s CPU was this).
+	switch first(os.Args[1:]) {
+	case "runtime":
+		root.AddCommand(runtimecli.Command(initExe))
+	case "daemon":
+		root.AddCommand(daemon.Command(version, installInit))
+	case "--version", "-v":
+	default:
+		root.AddCommand(runtimecli.Command(initExe), daemon.Command(version, installInit))
+		cli.Register(root)
+	}
 	if err := root.Execute(); err != nil {
 		code, reported := runtimecli.ExitCode(err)
 		if !reported && err.Error() != "" {
@@ -47,4 +58,12 @@ func main() {
 		}
 		os.Exit(code)
 	}
+}
+
+// first is argv's first word, or "" without one.
+func first(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
 }

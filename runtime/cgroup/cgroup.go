@@ -310,6 +310,9 @@ func (c *Cgroup) Set(res *specs.LinuxResources) error {
 func (c *Cgroup) Destroy() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.removeEmpty() {
+		return nil
+	}
 	if err := c.killAll(); err != nil {
 		return err
 	}

@@ -34,6 +34,21 @@ func (c *Cgroup) allPids() ([]int, error) {
 	return slices.Compact(all), nil
 }
 
+// removeEmpty removes the cgroup's directories when none holds a process or
+// a child cgroup: the usual case, after the container's last process has
+// exited, costs one rmdir per hierarchy instead of walking them for pids.
+// It reports false, having removed what it could, when a directory is busy
+// or cannot be removed; the caller then kills and removes the rest.
+func (c *Cgroup) removeEmpty() bool {
+	done := true
+	for _, p := range c.mgr.GetPaths() {
+		if err := unix.Rmdir(p); err != nil && err != unix.ENOENT {
+			done = false
+		}
+	}
+	return done
+}
+
 // killAll SIGKILLs everything in the cgroup until it is empty or killTimeout
 // passes. The caller holds c.mu.
 func (c *Cgroup) killAll() error {
