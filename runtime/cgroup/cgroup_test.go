@@ -717,3 +717,28 @@ func TestDefaultPath(t *testing.T) {
 		}
 	}
 }
+
+// A cgroup with no process but a child cgroup (made inside the container,
+// e.g. by a cgroup namespace's own manager): the quick rmdir fails and the
+// full removal takes the children too.
+func TestDestroyRemovesChildCgroups(t *testing.T) {
+	requireCgroups(t)
+	c := newTestCgroup(t, "/"+testName(t), &specs.LinuxResources{})
+	if err := c.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	paths := c.Paths()
+	for _, p := range paths {
+		if err := os.Mkdir(filepath.Join(p, "sub"), 0o755); err != nil && !os.IsExist(err) {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Destroy(); err != nil {
+		t.Fatalf("Destroy: %v", err)
+	}
+	for ctl, p := range paths {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%q path %s still exists after Destroy (%v)", ctl, p, err)
+		}
+	}
+}
