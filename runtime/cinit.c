@@ -70,21 +70,23 @@ static const char *rootfs = "";
 
 static void die(const char *msg);
 
+// rd_fixed copies the plan's next n bytes to v.
+static void rd_fixed(struct rd *r, void *v, size_t n) {
+	if ((size_t)(r->end - r->p) < n)
+		die("berth init: truncated plan");
+	memcpy(v, r->p, n);
+	r->p += n;
+}
+
 static uint32_t rd_u32(struct rd *r) {
 	uint32_t v;
-	if (r->end - r->p < 4)
-		die("berth init: truncated plan");
-	memcpy(&v, r->p, 4);
-	r->p += 4;
+	rd_fixed(r, &v, sizeof v);
 	return v;
 }
 
 static uint64_t rd_u64(struct rd *r) {
 	uint64_t v;
-	if (r->end - r->p < 8)
-		die("berth init: truncated plan");
-	memcpy(&v, r->p, 8);
-	r->p += 8;
+	rd_fixed(r, &v, sizeof v);
 	return v;
 }
 

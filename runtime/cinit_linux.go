@@ -282,16 +282,7 @@ func compileMounts(w *plan, cfg *initConfig) error {
 		mnt(src, dst, m.Type, o.flags, strings.Join(o.data, ","), mkDir, fallback, o.prop, o.recSet, o.recClr, m.Destination)
 	}
 	if !devBound {
-		devs := map[string]specs.LinuxDevice{}
-		var order []string
-		for _, d := range append(append([]specs.LinuxDevice(nil), defaultDevices...), cfg.Spec.Linux.Devices...) {
-			if _, ok := devs[d.Path]; !ok {
-				order = append(order, d.Path)
-			}
-			devs[d.Path] = d
-		}
-		for _, p := range order {
-			d := devs[p]
+		for _, d := range containerDevices(cfg.Spec) {
 			dst := path.Clean("/" + d.Path)
 			if cfg.InUserNS {
 				mnt(d.Path, dst, "", unix.MS_BIND, "", mkFile, 0, nil, 0, 0, d.Path)

@@ -289,18 +289,9 @@ func cgroupHierarchies(paths map[string]string) ([]string, map[string]string) {
 // container's /dev: device nodes, or bind mounts of the host's in a user
 // namespace, where mknod is not allowed.
 func createDevices(cfg *initConfig) error {
-	devs := map[string]specs.LinuxDevice{}
-	var order []string
-	for _, d := range append(append([]specs.LinuxDevice(nil), defaultDevices...), cfg.Spec.Linux.Devices...) {
-		if _, ok := devs[d.Path]; !ok {
-			order = append(order, d.Path)
-		}
-		devs[d.Path] = d
-	}
 	old := unix.Umask(0)
 	defer unix.Umask(old)
-	for _, p := range order {
-		d := devs[p]
+	for _, d := range containerDevices(cfg.Spec) {
 		dest, err := inRoot(cfg.Rootfs, d.Path)
 		if err != nil {
 			return err
@@ -322,6 +313,22 @@ func createDevices(cfg *initConfig) error {
 		}
 	}
 	return nil
+}
+
+// containerDevices is the default devices and linux.devices, each path once
+// in the order it first appears, a later entry replacing an earlier one.
+func containerDevices(spec *specs.Spec) []specs.LinuxDevice {
+	var out []specs.LinuxDevice
+	at := map[string]int{}
+	for _, d := range append(append([]specs.LinuxDevice(nil), defaultDevices...), spec.Linux.Devices...) {
+		if i, ok := at[d.Path]; ok {
+			out[i] = d
+			continue
+		}
+		at[d.Path] = len(out)
+		out = append(out, d)
+	}
+	return out
 }
 
 // deviceMode is mknod's mode for d: its type and permissions (0666 unless set).

@@ -101,9 +101,6 @@ func (r *Runtime) load(id string) (*record, error) {
 	if rec.Spec, err = decodeSpec(rec.SpecJSON); err != nil {
 		return nil, fmt.Errorf("container %q: corrupt state file: spec: %w", id, err)
 	}
-	if rec.Spec.Linux == nil {
-		rec.Spec.Linux = &specs.Linux{} // as validate left it
-	}
 	if fi != nil {
 		r.recs.Store(id, cachedRecord{&rec, fi})
 	}

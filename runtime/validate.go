@@ -47,9 +47,6 @@ func validateAndCompile(spec *specs.Spec, bundle, seccompCache string) (string, 
 	if err != nil {
 		return "", nil, invalid("root.path: %v", err)
 	}
-	if spec.Linux == nil {
-		spec.Linux = &specs.Linux{}
-	}
 	if err := validateNamespaces(spec); err != nil {
 		return "", nil, err
 	}

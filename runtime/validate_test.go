@@ -207,3 +207,20 @@ func TestProcessStartTime(t *testing.T) {
 		t.Error("a different start time means a reused PID: not alive")
 	}
 }
+
+func TestDecodeSpec(t *testing.T) {
+	s, err := decodeSpec([]byte(`{"ociVersion":"1.0.2"}`))
+	if err != nil || s.Linux == nil {
+		t.Fatalf("spec without linux: %+v, %v; want an empty linux section", s, err)
+	}
+	for in, want := range map[string]string{
+		`null`:                     "not a JSON object",
+		`[]`:                       "cannot decode JSON array",
+		`{"ociVersion":"1"}x`:      "after top-level value",
+		`{"linux":{"devices":{}}}`: "cannot decode JSON object",
+	} {
+		if _, err := decodeSpec([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", in, err, want)
+		}
+	}
+}
