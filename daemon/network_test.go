@@ -67,11 +67,35 @@ func (e *ctrEnv) natRules() []string {
 	return out
 }
 
+// netState is the links and NAT rules in the daemon's namespace, to compare
+// with after a test has removed what it made.
+type netState struct{ links, rules []string }
+
+func (e *ctrEnv) netState() netState { return netState{e.links(), e.natRules()} }
+
+// expectNetState fails unless the links (within wait: an interface of a
+// removed container may take a moment to go) and then the rules are as
+// they were before.
+func (e *ctrEnv) expectNetState(before netState, wait time.Duration, when string) {
+	e.t.Helper()
+	var links []string
+	berthtest.WaitFor(wait, func() bool {
+		links = e.links()
+		return strings.Join(links, " ") == strings.Join(before.links, " ")
+	})
+	if strings.Join(links, " ") != strings.Join(before.links, " ") {
+		e.t.Errorf("links %s: %v, before: %v", when, links, before.links)
+	}
+	if rules := e.natRules(); strings.Join(rules, "\n") != strings.Join(before.rules, "\n") {
+		e.t.Errorf("nftables rules %s:\n%s\nbefore:\n%s", when, strings.Join(rules, "\n"), strings.Join(before.rules, "\n"))
+	}
+}
+
 const httpdCmd = "mkdir -p /www && echo hello from $(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"
 
 func TestNetworkAppDBByName(t *testing.T) {
 	e := newCtrEnv(t)
-	linksBefore, rulesBefore := e.links(), e.natRules()
+	before := e.netState()
 
 	e.must("network", "create", "app")
 	if got := e.mustT("network", "ls", "--format", "{{.Name}} {{.Driver}}", "--filter", "name=app"); got != "app bridge" {
@@ -147,17 +171,7 @@ func TestNetworkAppDBByName(t *testing.T) {
 		e.must("rm", "-f", n)
 	}
 	e.must("network", "rm", "app")
-	var links []string
-	berthtest.WaitFor(5*time.Second, func() bool {
-		links = e.links()
-		return strings.Join(links, " ") == strings.Join(linksBefore, " ")
-	})
-	if strings.Join(links, " ") != strings.Join(linksBefore, " ") {
-		t.Errorf("links after removing everything: %v, before: %v", links, linksBefore)
-	}
-	if rules := e.natRules(); strings.Join(rules, "\n") != strings.Join(rulesBefore, "\n") {
-		t.Errorf("nftables rules after removing everything:\n%s\nbefore:\n%s", strings.Join(rules, "\n"), strings.Join(rulesBefore, "\n"))
-	}
+	e.expectNetState(before, 5*time.Second, "after removing everything")
 }
 
 func TestNetworkPublishedPorts(t *testing.T) {
@@ -228,7 +242,7 @@ func TestNetworkPublishedPorts(t *testing.T) {
 
 func TestNetworkBadInput(t *testing.T) {
 	e := newCtrEnv(t)
-	linksBefore, rulesBefore := e.links(), e.natRules()
+	before := e.netState()
 	e.must("network", "create", "--subnet", "10.232.0.0/16", "one")
 	for _, c := range []struct {
 		args []string
@@ -256,12 +270,7 @@ func TestNetworkBadInput(t *testing.T) {
 		t.Errorf("networks after the failures: %q", got)
 	}
 	e.must("network", "rm", "one")
-	if got := strings.Join(e.links(), " "); got != strings.Join(linksBefore, " ") {
-		t.Errorf("links: %s, before: %v", got, linksBefore)
-	}
-	if rules := e.natRules(); strings.Join(rules, "\n") != strings.Join(rulesBefore, "\n") {
-		t.Errorf("rules after the failures:\n%s\nbefore:\n%s", strings.Join(rules, "\n"), strings.Join(rulesBefore, "\n"))
-	}
+	e.expectNetState(before, 0, "after the failures")
 }
 
 // TestNetworkSurvivesDaemonKill: a daemon killed with SIGKILL and started
@@ -269,7 +278,7 @@ func TestNetworkBadInput(t *testing.T) {
 // still answer; many create/remove cycles leak no link or rule.
 func TestNetworkSurvivesDaemonKill(t *testing.T) {
 	e := newCtrEnv(t)
-	linksBefore, rulesBefore := e.links(), e.natRules()
+	before := e.netState()
 	e.must("network", "create", "app")
 	e.must("run", "-d", "--name", "db", "--hostname", "db", "--network", "app", "-p", "127.0.0.1:18090:80", "busybox", "sh", "-c", httpdCmd)
 	berthtest.WaitFor(5*time.Second, func() bool { return e.netns("curl", "-sS", "--max-time", "2", "http://127.0.0.1:18090/").Code == 0 })
@@ -298,17 +307,7 @@ func TestNetworkSurvivesDaemonKill(t *testing.T) {
 		}
 	}
 	e.must("network", "rm", "app")
-	var links []string
-	berthtest.WaitFor(5*time.Second, func() bool {
-		links = e.links()
-		return strings.Join(links, " ") == strings.Join(linksBefore, " ")
-	})
-	if strings.Join(links, " ") != strings.Join(linksBefore, " ") {
-		t.Errorf("links after the cycles: %v, before: %v", links, linksBefore)
-	}
-	if rules := e.natRules(); strings.Join(rules, "\n") != strings.Join(rulesBefore, "\n") {
-		t.Errorf("rules after the cycles:\n%s\nbefore:\n%s", strings.Join(rules, "\n"), strings.Join(rulesBefore, "\n"))
-	}
+	e.expectNetState(before, 5*time.Second, "after the cycles")
 }
 
 // TestNetworkDNSForwarding: names the embedded DNS does not know go to the
