@@ -157,7 +157,7 @@ engine_env() {
 	echo '{}' >"$DOCKER_CONFIG/config.json"
 }
 
-berth_stale() {
+berth_stale() { # bin -> the first source file newer than bin, if any
 	find "$REPO" \( -name '*.go' -o -name go.mod -o -name go.sum -o -name Makefile -o -name '*.c' \) \
 		-newer "$1" -not -name '*_test.go' -not -path "$REPO/bench/*" -not -path '*/testdata/*' \
 		-not -path "$REPO/.git/*" -print -quit
@@ -251,6 +251,9 @@ import_probe() {
 	fi
 }
 
+# has engine: 0 if it is among the caller's PROBED (the engines that ran the image).
+has() { local x; for x in "${PROBED[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
+
 # machine_line dir: the machine, its kernel and cgroups, the file system of
 # dir, and the time, for a report's first line.
 machine_line() {
@@ -267,16 +270,33 @@ machine_line() {
 }
 
 # berth installs its init program in runtime.DefaultInitDir whatever the exec
-# root. new_init_files prints the files there that were not in INIT_BEFORE
-# (set at the start) and whose hash our binary names: other berths on the
-# machine write there too.
+# root. init_note prints a report line naming the files there that were not
+# in INIT_BEFORE (set at the start) and whose hash our binary names (other
+# berths on the machine write there too), or nothing when there are none.
 INITDIR=/run/berth/init
 INIT_BEFORE=$(ls "$INITDIR" 2>/dev/null | sort | tr '\n' ' ')
-new_init_files() {
-	local f
+init_note() {
+	local f new=""
 	for f in $(comm -13 <(echo "$INIT_BEFORE" | tr ' ' '\n' | sed '/^$/d') <(ls "$INITDIR" 2>/dev/null | sort)); do
-		if grep -qaF "${f#berth-init-}" "$BERTHBIN"; then printf ' %s' "$INITDIR/$f"; fi
+		if grep -qaF "${f#berth-init-}" "$BERTHBIN"; then new+=" $INITDIR/$f"; fi
 	done
+	if [ -n "$new" ]; then
+		echo "- berth wrote outside its --exec-root:$new (its init program: runtime.DefaultInitDir is fixed). Left in place, as another berth may use it."
+	fi
+}
+
+# publish report raw-files...: the report to BENCH_OUT and the raw files to
+# BENCH_JSON_DIR when asked, then the report on stdout.
+publish() {
+	local report=$1
+	shift
+	if [ -n "${BENCH_JSON_DIR:-}" ]; then
+		mkdir -p "$BENCH_JSON_DIR"
+		cp "$@" "$BENCH_JSON_DIR/"
+	fi
+	if [ -n "${BENCH_OUT:-}" ]; then cp "$report" "$BENCH_OUT"; fi
+	echo
+	cat "$report"
 }
 
 # ---------------------------------------------------------------- cleanup

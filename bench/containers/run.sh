@@ -123,8 +123,6 @@ log "image: $(du -h "$T/busybox.tar" | cut -f1) tar, $(find "$R" | wc -l) entrie
 # ---------------------------------------------------------------- engines
 engine_env
 
-start_docker() { start_dockerd "$T/docker"; }
-
 start_crun() {
 	command -v "$CRUN" >/dev/null || { not_available crun "not installed"; return; }
 	mkdir -p "$T/crunroot"
@@ -139,7 +137,7 @@ start_crun() {
 for e in $ENGINES; do
 	case $e in
 	berth) make_netns berth && start_berth ;;
-	docker) start_docker ;;
+	docker) start_dockerd "$T/docker" ;;
 	podman) start_podman ;;
 	crun) start_crun ;;
 	*) die "unknown engine $e" ;;
@@ -162,7 +160,6 @@ for e in "${ACTIVE[@]}"; do
 	fi
 	import_probe "$e" "$T/busybox.tar" "$IMG" --network none && PROBED+=("$e")
 done
-has() { local x; for x in "${PROBED[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
 has berth || die "berth could not run the image"
 log "contenders: ${PROBED[*]}"
 
@@ -269,22 +266,13 @@ report=$T/report.md
 	"$CB" report -runs "$T/runs.json" -api "$T/api.jsonl" -batch "$T/batch.jsonl" -mem "$MEM" "${repargs[@]}"
 	echo "- Default network: berth's is its bridge (the row above; the berth daemon runs in a network namespace of the script's own, see bench/network for the bridges compared). docker runs here with \`--bridge=none\`, and podman's default (a netavark bridge) would add iptables rules and turn on ip_forward, so neither default-network figure is measured here (shared/notes/PEERS.md has docker 255 ms, podman 312 ms from an idle machine)."
 	echo "- podman has no daemon: its per-container process is conmon; \`podman\` itself exits after each command."
-	new_init=$(new_init_files)
-	if [ -n "$new_init" ]; then
-		echo "- berth wrote outside its --exec-root:$new_init (its init program: runtime.DefaultInitDir is fixed). Left in place, as another berth may use it."
-	fi
+	init_note
 	for e in berth docker podman; do
 		if [ -n "${RMTIME[$e]:-}" ]; then echo "- $e: \`rm -f\` of the batch, one at a time$([ "$e" = podman ] && echo ' (`-t 0`, else podman waits 10 s for SIGTERM first)'): ${RMTIME[$e]} s; left afterwards: ${LEFTOVER[$e]}"; fi
 	done
 } >"$report"
 
-if [ -n "${BENCH_JSON_DIR:-}" ]; then
-	mkdir -p "$BENCH_JSON_DIR"
-	cp "$T/runs.json" "$T/api.jsonl" "$T/batch.jsonl" "$MEM" "$BENCH_JSON_DIR/"
-fi
-if [ -n "${BENCH_OUT:-}" ]; then cp "$report" "$BENCH_OUT"; fi
-echo
-cat "$report"
+publish "$report" "$T/runs.json" "$T/api.jsonl" "$T/batch.jsonl" "$MEM"
 
 fails=$(jq '[.series[].failures] | add' "$T/runs.json")
 bf=$(jq -s '[.[].failures] | add // 0' "$T/batch.jsonl")

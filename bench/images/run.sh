@@ -64,11 +64,8 @@ CONTAINERD=${CONTAINERD:-containerd}
 PODMAN=${PODMAN:-podman}
 TAG=berth-bench/images:latest
 
-log() { printf '[bench] %s\n' "$*" >&2; }
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/../lib.sh"
-die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
-want() { case " $ENGINES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (the engines need it)"
 command -v go >/dev/null || die "go is needed to build bench/images/imgbench"
@@ -177,7 +174,6 @@ not_available() { # engine reason
 	log "$1: $2; not measured"
 	WHY[$1]=$2
 }
-first_line() { head -n1 "$1" 2>/dev/null | cut -c1-160; }
 
 wait_api() { # engine host pid log: until `CLIENT version` answers (60 s)
 	local i
@@ -194,12 +190,6 @@ wait_api() { # engine host pid log: until `CLIENT version` answers (60 s)
 	done
 	log "$1 daemon did not answer on $2 in 60 s"
 	return 1
-}
-
-berth_stale() { # prints the first source file newer than bin/berth
-	find "$REPO" \( -name '*.go' -o -name go.mod -o -name go.sum -o -name Makefile -o -name '*.c' \) \
-		-newer "$1" -not -name '*_test.go' -not -path "$REPO/bench/*" -not -path '*/testdata/*' \
-		-not -path "$REPO/.git/*" -print -quit
 }
 
 start_berth() {

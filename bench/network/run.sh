@@ -145,7 +145,6 @@ PROBED=()
 for e in "${ACTIVE[@]}"; do
 	import_probe "$e" "$T/busybox.tar" "$IMG" && PROBED+=("$e")
 done
-has() { local x; for x in "${PROBED[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
 has berth || die "berth could not run the image"
 log "contenders: ${PROBED[*]}"
 
@@ -273,19 +272,10 @@ report=$T/report.md
 	for e in "${PROBED[@]}"; do
 		if [ -z "${SRVIP[$e]:-}" ]; then echo "- ${LABEL[$e]}: no throughput figures (the stream containers did not start or could not reach each other)."; fi
 	done
-	new_init=$(new_init_files)
-	if [ -n "$new_init" ]; then
-		echo "- berth wrote outside its --exec-root:$new_init (its init program: runtime.DefaultInitDir is fixed). Left in place, as another berth may use it."
-	fi
+	init_note
 } >"$report"
 
-if [ -n "${BENCH_JSON_DIR:-}" ]; then
-	mkdir -p "$BENCH_JSON_DIR"
-	cp "$T/runs.json" "$TCP" "$BENCH_JSON_DIR/"
-fi
-if [ -n "${BENCH_OUT:-}" ]; then cp "$report" "$BENCH_OUT"; fi
-echo
-cat "$report"
+publish "$report" "$T/runs.json" "$TCP"
 
 fails=$(jq '[.series[].failures] | add' "$T/runs.json")
 tf=$(jq -s '[.[] | select(.err != "")] | length' "$TCP")

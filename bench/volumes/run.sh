@@ -182,7 +182,6 @@ for e in "${ACTIVE[@]}"; do
 	import_probe "$e" "$T/busybox.tar" "$IMG" --network none || continue
 	probe_places "$e" && PROBED+=("$e")
 done
-has() { local x; for x in "${PROBED[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
 has berth || die "berth could not run the workloads"
 log "contenders: host ${PROBED[*]}"
 
@@ -249,19 +248,10 @@ report=$T/report.md
 	for e in docker podman; do
 		if [ -n "${WHY[$e]:-}" ]; then echo "- $e: not measured: ${WHY[$e]}"; fi
 	done
-	new_init=$(new_init_files)
-	if [ -n "$new_init" ]; then
-		echo "- berth wrote outside its --exec-root:$new_init (its init program: runtime.DefaultInitDir is fixed). Left in place, as another berth may use it."
-	fi
+	init_note
 } >"$report"
 
-if [ -n "${BENCH_JSON_DIR:-}" ]; then
-	mkdir -p "$BENCH_JSON_DIR"
-	cp "$RUNS" "$BENCH_JSON_DIR/"
-fi
-if [ -n "${BENCH_OUT:-}" ]; then cp "$report" "$BENCH_OUT"; fi
-echo
-cat "$report"
+publish "$report" "$RUNS"
 
 fails=$(jq -s '[.[] | select(.err != "")] | length' "$RUNS")
 if [ "$fails" != 0 ]; then

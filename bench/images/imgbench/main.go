@@ -897,17 +897,6 @@ func readLines[T any](path string) ([]T, error) {
 	return out, sc.Err()
 }
 
-func minmax(xs []float64) (float64, float64) {
-	if len(xs) == 0 {
-		return math.NaN(), math.NaN()
-	}
-	lo, hi := xs[0], xs[0]
-	for _, x := range xs {
-		lo, hi = min(lo, x), max(hi, x)
-	}
-	return lo, hi
-}
-
 func report(args []string) error {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
 	runsPath := fs.String("runs", "", "runs JSON lines")
@@ -1028,7 +1017,7 @@ func report(args []string) error {
 			return agg(xs), true
 		}
 	}
-	minOf := func(xs []float64) float64 { lo, _ := minmax(xs); return lo }
+	minOf := func(xs []float64) float64 { lo, _ := stats.MinMax(xs); return lo }
 	wall := func(r Run) float64 { return r.WallMS / 1000 }
 	wallSync := func(r Run) float64 { return (r.WallMS + r.SyncMS) / 1000 }
 	synced := false
@@ -1111,7 +1100,7 @@ func report(args []string) error {
 				for _, r := range rs {
 					xs = append(xs, wall(r))
 				}
-				lo, hi := minmax(xs)
+				lo, hi := stats.MinMax(xs)
 				b.WriteString(fmt.Sprintf(" %.2f / %.2f |", lo, hi))
 			}
 			for _, p := range peers {

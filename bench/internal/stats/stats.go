@@ -20,3 +20,15 @@ func Median(v []float64) float64 {
 	}
 	return (s[m-1] + s[m]) / 2
 }
+
+// MinMax is the least and the greatest of v; NaN, NaN when empty.
+func MinMax(v []float64) (lo, hi float64) {
+	if len(v) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	lo, hi = v[0], v[0]
+	for _, x := range v {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return lo, hi
+}

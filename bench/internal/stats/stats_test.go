@@ -20,3 +20,12 @@ func TestMedian(t *testing.T) {
 		t.Errorf("Median of nothing is not NaN")
 	}
 }
+
+func TestMinMax(t *testing.T) {
+	if lo, hi := MinMax([]float64{3, -1, 7, 2}); lo != -1 || hi != 7 {
+		t.Errorf("MinMax = %v, %v", lo, hi)
+	}
+	if lo, hi := MinMax(nil); !math.IsNaN(lo) || !math.IsNaN(hi) {
+		t.Errorf("MinMax of nothing = %v, %v, not NaN", lo, hi)
+	}
+}

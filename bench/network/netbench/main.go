@@ -343,10 +343,7 @@ func rate(v []float64) string {
 	if len(v) == 0 {
 		return "—"
 	}
-	lo, hi := v[0], v[0]
-	for _, x := range v {
-		lo, hi = min(lo, x), max(hi, x)
-	}
+	lo, hi := stats.MinMax(v)
 	return fmt.Sprintf("%.0f MB/s (%.0f–%.0f, %d)", stats.Median(v), lo, hi, len(v))
 }
 

@@ -415,17 +415,21 @@ func cmdReport(args []string) error {
 	}
 	fmt.Fprintln(w)
 
+	// opsHead is the head of a table with a column per figure (its name without the unit).
+	opsHead := func(title string) {
+		fmt.Fprintf(w, "| %s |", title)
+		for _, op := range ops {
+			fmt.Fprintf(w, " %s |", strings.SplitN(heads[op], " (", 2)[0])
+		}
+		fmt.Fprint(w, "\n| --- |")
+		for range ops {
+			fmt.Fprint(w, " ---: |")
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintln(w, "**Ratios of the medians** (in brackets: the median of the per-round ratios; each round measures every location back to back):")
 	fmt.Fprintln(w)
-	fmt.Fprint(w, "| ratio |")
-	for _, op := range ops {
-		fmt.Fprintf(w, " %s |", strings.SplitN(heads[op], " (", 2)[0])
-	}
-	fmt.Fprint(w, "\n| --- |")
-	for range ops {
-		fmt.Fprint(w, " ---: |")
-	}
-	fmt.Fprintln(w)
+	opsHead("ratio")
 	ratioRow := func(title string, a, b series) {
 		fmt.Fprintf(w, "| %s |", title)
 		for _, op := range ops {
@@ -451,15 +455,7 @@ func cmdReport(args []string) error {
 
 	if vol := (series{"berth", "volume"}); len(rates[vol]) > 0 {
 		fmt.Fprintf(w, "**Target**: berth's volume within %.0f %% of the host (volume ÷ host ≥ %.2f). The interval is where 90 %% of the ratios of medians fall when each place's rounds are resampled (bootstrap): a ratio below the target whose interval reaches above it is within this run's noise.\n\n", (1-*target)*100, *target)
-		fmt.Fprint(w, "| berth, volume ÷ host |")
-		for _, op := range ops {
-			fmt.Fprintf(w, " %s |", strings.SplitN(heads[op], " (", 2)[0])
-		}
-		fmt.Fprint(w, "\n| --- |")
-		for range ops {
-			fmt.Fprint(w, " ---: |")
-		}
-		fmt.Fprintln(w)
+		opsHead("berth, volume ÷ host")
 		cells := map[string][]string{}
 		for _, op := range ops {
 			a, h := rates[vol][op], rates[host][op]
@@ -562,10 +558,7 @@ func spread(v []float64) string {
 	if len(v) == 0 {
 		return "—"
 	}
-	lo, hi := v[0], v[0]
-	for _, x := range v {
-		lo, hi = min(lo, x), max(hi, x)
-	}
+	lo, hi := stats.MinMax(v)
 	return fmt.Sprintf("%s (%s–%s)", num(stats.Median(v)), num(lo), num(hi))
 }
 
