@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/volume"
 )
 
 // normalizeBody decodes a request body into the moby API type the daemon
@@ -21,10 +23,7 @@ func normalizeBody(t *testing.T, r request) string {
 	var v any
 	switch {
 	case r.Path == "/containers/create":
-		var cr container.CreateRequest
-		if err := json.Unmarshal(r.Body, &cr); err != nil {
-			t.Fatalf("create body: %v: %s", err, r.Body)
-		}
+		cr := decodeBody[container.CreateRequest](t, r)
 		// docker 28 sends -e values in a varying order (a map inside).
 		if cr.Config != nil {
 			slices.Sort(cr.Config.Env)
@@ -39,17 +38,22 @@ func normalizeBody(t *testing.T, r request) string {
 		// docker cp's tar: entry by entry.
 		return strings.Join(tarEntries(t, r.Body), "\n")
 	case strings.HasSuffix(r.Path, "/exec"):
-		var er container.ExecCreateRequest
-		if err := json.Unmarshal(r.Body, &er); err != nil {
-			t.Fatalf("exec body: %v", err)
-		}
-		v = er
+		v = decodeBody[container.ExecCreateRequest](t, r)
 	case strings.HasPrefix(r.Path, "/exec/") && strings.HasSuffix(r.Path, "/start"):
-		var sr container.ExecStartRequest
-		if err := json.Unmarshal(r.Body, &sr); err != nil {
-			t.Fatalf("exec start body: %v", err)
+		v = decodeBody[container.ExecStartRequest](t, r)
+	case r.Path == "/networks/create":
+		cr := decodeBody[network.CreateRequest](t, r)
+		// docker sends the IPAM entries in a map's order.
+		if cr.IPAM != nil {
+			slices.SortFunc(cr.IPAM.Config, func(a, b network.IPAMConfig) int { return strings.Compare(a.Subnet.String(), b.Subnet.String()) })
 		}
-		v = sr
+		v = cr
+	case strings.HasPrefix(r.Path, "/networks/") && strings.HasSuffix(r.Path, "/connect"):
+		v = decodeBody[network.ConnectRequest](t, r)
+	case strings.HasPrefix(r.Path, "/networks/") && strings.HasSuffix(r.Path, "/disconnect"):
+		v = decodeBody[network.DisconnectRequest](t, r)
+	case r.Path == "/volumes/create":
+		v = decodeBody[volume.CreateRequest](t, r)
 	default:
 		if err := json.Unmarshal(r.Body, &v); err != nil {
 			return string(r.Body)
@@ -57,6 +61,16 @@ func normalizeBody(t *testing.T, r request) string {
 	}
 	b, _ := json.MarshalIndent(v, "", " ")
 	return string(b)
+}
+
+// decodeBody is r's JSON body as a T.
+func decodeBody[T any](t *testing.T, r request) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(r.Body, &v); err != nil {
+		t.Fatalf("%s %s body: %v: %s", r.Method, r.Path, err, r.Body)
+	}
+	return v
 }
 
 type cliCase struct {

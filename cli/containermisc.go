@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/spf13/cobra"
@@ -234,14 +235,7 @@ func exportCmd(g *globals) *cobra.Command {
 		Short: "Export a container's filesystem as a tar archive",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output == "" && isTerminalWriter(cmd.OutOrStdout()) {
-				return errors.New("cowardly refusing to save to a terminal. Use the -o flag or redirect")
-			}
-			c, err := g.client(ctx(cmd))
-			if err != nil {
-				return err
-			}
-			return exportTo(cmd, c, "/containers/"+args[0]+"/export", output, "container")
+			return exportTo(cmd, g, "/containers/"+args[0]+"/export", output, "container")
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
@@ -276,14 +270,8 @@ func containerPruneCmd(g *globals) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if len(rep.ContainersDeleted) > 0 {
-				fmt.Fprintln(out, "Deleted Containers:")
-				for _, id := range rep.ContainersDeleted {
-					fmt.Fprintln(out, id)
-				}
-				fmt.Fprintln(out)
-			}
-			fmt.Fprintf(out, "Total reclaimed space: %s\n", customSize("%.4g%s", float64(rep.SpaceReclaimed), 1000, []string{"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"}))
+			printDeleted(out, "Deleted Containers:", rep.ContainersDeleted)
+			fmt.Fprintln(out, "Total reclaimed space:", units.HumanSize(float64(rep.SpaceReclaimed)))
 			return nil
 		},
 	}
@@ -292,10 +280,18 @@ func containerPruneCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// exportTo writes the tar a GET of path answers to output ("" for
-// stdout). A file is written beside output and renamed: a failed export
-// leaves no truncated archive under the requested name.
-func exportTo(cmd *cobra.Command, c *apiClient, path, output, what string) error {
+// exportTo is container and volume export: it writes the tar a GET of
+// path answers to output ("" for stdout, unless that is a terminal). A file
+// is written beside output and renamed: a failed export leaves no
+// truncated archive under the requested name.
+func exportTo(cmd *cobra.Command, g *globals, path, output, what string) error {
+	if output == "" && isTerminalWriter(cmd.OutOrStdout()) {
+		return errors.New("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+	}
+	c, err := g.client(ctx(cmd))
+	if err != nil {
+		return err
+	}
 	resp, err := c.send(ctx(cmd), "GET", path, nil, nil)
 	if err != nil {
 		return err

@@ -120,12 +120,7 @@ func copyFromContainer(cmd *cobra.Command, g *globals, o cpOptions, ctr, src, ds
 	var rebase string
 	if o.followLink {
 		if st, err := statContainerPath(bg, c, ctr, src); err == nil && st.Mode&os.ModeSymlink != 0 {
-			target := st.LinkTarget
-			if !filepath.IsAbs(target) {
-				parent, _ := splitPathDirEntry(src)
-				target = filepath.Join(parent, target)
-			}
-			src, rebase = rebaseName(src, target)
+			src, rebase = rebaseName(src, linkTarget(src, st.LinkTarget))
 		}
 	}
 	resp, err := c.sendRaw(bg, "GET", "/containers/"+ctr+"/archive", url.Values{"path": {src}}, nil, "")
@@ -323,13 +318,8 @@ func copyToContainer(cmd *cobra.Command, g *globals, o cpOptions, src, ctr, dst 
 	dstInfo := cpInfo{path: dst}
 	st, err := statContainerPath(bg, c, ctr, dst)
 	if err == nil && st.Mode&os.ModeSymlink != 0 {
-		target := st.LinkTarget
-		if !filepath.IsAbs(target) {
-			parent, _ := splitPathDirEntry(dst)
-			target = filepath.Join(parent, target)
-		}
-		dstInfo.path = target
-		st, err = statContainerPath(bg, c, ctr, target)
+		dstInfo.path = linkTarget(dst, st.LinkTarget)
+		st, err = statContainerPath(bg, c, ctr, dstInfo.path)
 	}
 	if err == nil {
 		if err := checkFileMode(st.Mode); err != nil {
@@ -491,6 +481,16 @@ func splitPathDirEntry(p string) (dir, base string) {
 	return filepath.Dir(cleaned), filepath.Base(cleaned)
 }
 
+// linkTarget is where the symlink p, reading target, leads: a relative
+// target is taken from p's directory.
+func linkTarget(p, target string) string {
+	if !filepath.IsAbs(target) {
+		parent, _ := splitPathDirEntry(p)
+		target = filepath.Join(parent, target)
+	}
+	return target
+}
+
 // rebaseName is docker's GetRebaseName: resolved (where the symlink p leads)
 // with p's trailing "/" or "/.", and p's base name if resolving changed it.
 func rebaseName(p, resolved string) (string, string) {
@@ -554,11 +554,7 @@ func hostDestInfo(p string) (cpInfo, error) {
 		if rerr != nil {
 			return cpInfo{}, rerr
 		}
-		if !filepath.IsAbs(target) {
-			parent, _ := splitPathDirEntry(p)
-			target = filepath.Join(parent, target)
-		}
-		p = target
+		p = linkTarget(p, target)
 		fi, err = os.Lstat(p)
 	}
 	if err == nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 
+	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/volume"
@@ -93,10 +94,8 @@ func reclaimable(n, total int64) string {
 	return humanSize4(n)
 }
 
-// humanSize4 is docker's units.HumanSize: four significant digits.
-func humanSize4(n int64) string {
-	return customSize("%.4g%s", float64(n), 1000, []string{"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"})
-}
+// humanSize4 is docker's units.HumanSize (four significant digits) of n.
+func humanSize4(n int64) string { return units.HumanSize(float64(n)) }
 
 // dfImageRow is an image in system df -v.
 type dfImageRow struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"text/template"
@@ -117,4 +118,55 @@ func (p *rowPrinter) flush() error {
 		return p.tw.Flush()
 	}
 	return nil
+}
+
+// listFormat is an ls command's output: the default table's columns, the
+// column -q prints, and every field's title.
+type listFormat struct {
+	table, quiet string
+	titles       listTitles
+}
+
+// listTitles is an ls table's header; Label "x" titles a label's column.
+type listTitles map[string]string
+
+func (listTitles) Label(name string) string { return strings.ToUpper(name) }
+
+// printList prints an ls as docker does: lf's table, lf's quiet column
+// with -q (unless --format says otherwise), json, or a template over the
+// fields of the rows row makes.
+func printList[T any](w io.Writer, format string, quiet bool, lf listFormat, list []T, row func(*T) any) error {
+	switch {
+	case (format == "" || format == "table") && quiet:
+		format = lf.quiet
+	case format == "" || format == "table":
+		format = "table " + lf.table
+	}
+	p, err := newRowPrinter(format, "")
+	if err != nil {
+		return err
+	}
+	p.setOutput(w)
+	if p.header {
+		if err := p.row(lf.titles); err != nil {
+			return err
+		}
+	}
+	for i := range list {
+		if err := p.row(row(&list[i])); err != nil {
+			return err
+		}
+	}
+	return p.flush()
+}
+
+// joinLabels is a Labels column: key=value, sorted (docker's order is a
+// map's: any), comma-separated.
+func joinLabels(labels map[string]string) string {
+	l := make([]string, 0, len(labels))
+	for k, v := range labels {
+		l = append(l, k+"="+v)
+	}
+	sort.Strings(l)
+	return strings.Join(l, ",")
 }

@@ -387,6 +387,19 @@ func confirm(in io.Reader, warning string) bool {
 	return line == "y" || line == "yes"
 }
 
+// printDeleted is a prune's list of what it removed, under title and
+// followed by a blank line; nothing if it removed nothing.
+func printDeleted(w io.Writer, title string, names []string) {
+	if len(names) == 0 {
+		return
+	}
+	fmt.Fprintln(w, title)
+	for _, n := range names {
+		fmt.Fprintln(w, n)
+	}
+	fmt.Fprintln(w)
+}
+
 func importCmd(g *globals) *cobra.Command {
 	var changes []string
 	var message string

@@ -97,18 +97,59 @@ var templateFuncs = template.FuncMap{
 	"println": fmt.Sprintln,
 }
 
-// getRaw GETs path and returns the body, or (nil, nil) on 404.
-func getRaw(cmd *cobra.Command, c *apiClient, path string, q url.Values) ([]byte, error) {
+// getBody GETs path and returns the body (the raw JSON of an inspect).
+func getBody(cmd *cobra.Command, c *apiClient, path string, q url.Values) ([]byte, error) {
 	resp, err := c.send(ctx(cmd), "GET", path, q, nil)
-	var ae *apiError
-	if errors.As(err, &ae) && ae.Status == 404 {
-		return nil, nil
-	}
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
 	return io.ReadAll(resp.Body)
+}
+
+// getRaw is getBody, or (nil, nil) on 404.
+func getRaw(cmd *cobra.Command, c *apiClient, path string, q url.Values) ([]byte, error) {
+	raw, err := getBody(cmd, c, path, q)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == 404 {
+		return nil, nil
+	}
+	return raw, err
+}
+
+// inspectAll is network and volume inspect: the raw JSON get returns for
+// each name, through an inspector for format (format "json": one compact
+// array line, as docker), then the errors of the names it could not get.
+func inspectAll(cmd *cobra.Command, format string, names []string, get func(string) ([]byte, error)) error {
+	in, err := newInspector(cmd.OutOrStdout(), format)
+	if err != nil {
+		return &statusError{Code: 64, Status: err.Error()} // as docker
+	}
+	compact := format == "json"
+	var errs []string
+	for _, name := range names {
+		raw, err := get(name)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		if compact {
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, raw); err != nil {
+				return err
+			}
+			raw = buf.Bytes()
+		}
+		if err := in.add(raw); err != nil {
+			return err
+		}
+	}
+	if compact {
+		fmt.Fprintf(cmd.OutOrStdout(), "[%s]\n", bytes.Join(in.raws, []byte(",")))
+	} else if err := in.flush(); err != nil {
+		return err
+	}
+	return errorList(errs)
 }
 
 func inspectContainerCmd(g *globals) *cobra.Command {
@@ -182,12 +223,7 @@ func inspectRaw(cmd *cobra.Command, c *apiClient, name, typ string, size bool) (
 	paths := map[string]string{"container": "/containers/" + name + "/json", "image": "/images/" + name + "/json",
 		"network": "/networks/" + name, "volume": "/volumes/" + name}
 	if typ != "" {
-		resp, err := c.send(ctx(cmd), "GET", paths[typ], q, nil)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		return io.ReadAll(resp.Body)
+		return getBody(cmd, c, paths[typ], q)
 	}
 	for _, p := range []string{paths["container"], paths["image"], "/networks/" + name, "/volumes/" + name, "/info", "/plugins/" + name + "/json"} {
 		qp := url.Values{}

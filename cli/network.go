@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,12 +24,13 @@ func networkCmd(g *globals) *cobra.Command {
 }
 
 // nounHelp is what docker does for a bare noun ("docker network"): its
-// short help on stderr, exit status 0; with an unknown verb, an error and 1.
+// short help on stderr, exit status 0; with an unknown verb, an error and 1
+// (its usage line is the noun's: "volume COMMAND" says COMMAND).
 func nounHelp(cmd *cobra.Command, args []string) error {
 	path := cmd.CommandPath()
 	if len(args) > 0 {
 		return &statusError{Code: 1, Status: fmt.Sprintf("%s: unknown command: %s %s\n\nUsage:  %s\n\nRun '%s --help' for more information",
-			rootName(cmd), path, args[0], path, path)}
+			rootName(cmd), path, args[0], cmd.UseLine(), path)}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Usage:  %s COMMAND\n\n%s\n\nCommands:\n", path, cmd.Short)
@@ -290,7 +290,8 @@ func networkLsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			sort.SliceStable(list, func(i, j int) bool { return naturalLess(list[i].Name, list[j].Name) })
-			return printNetworks(cmd, list, format, quiet, !noTrunc)
+			return printList(cmd.OutOrStdout(), format, quiet, networkLs, list,
+				func(n *network.Summary) any { return &networkRow{n: n, trunc: !noTrunc} })
 		},
 	}
 	fl := cmd.Flags()
@@ -301,41 +302,12 @@ func networkLsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// networkTitles is the table header; Label "x" titles a label's column.
-type networkTitles map[string]string
-
-func (networkTitles) Label(name string) string { return strings.ToUpper(name) }
-
-var networkHeader = networkTitles{"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE",
-	"IPv4": "IPV4", "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"}
-
-// printNetworks prints network ls: docker's table (NETWORK ID, NAME, DRIVER,
-// SCOPE), the IDs alone (-q, unless --format says otherwise), json, or a
-// template over networkRow's fields.
-func printNetworks(cmd *cobra.Command, list []network.Summary, format string, quiet, trunc bool) error {
-	switch {
-	case (format == "" || format == "table") && quiet:
-		format = "{{.ID}}"
-	case format == "" || format == "table":
-		format = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
-	}
-	p, err := newRowPrinter(format, "")
-	if err != nil {
-		return err
-	}
-	p.setOutput(cmd.OutOrStdout())
-	if p.header {
-		if err := p.row(networkHeader); err != nil {
-			return err
-		}
-	}
-	for i := range list {
-		if err := p.row(&networkRow{n: &list[i], trunc: trunc}); err != nil {
-			return err
-		}
-	}
-	return p.flush()
-}
+// networkLs is network ls's output: docker's table (NETWORK ID, NAME,
+// DRIVER, SCOPE), the IDs alone with -q, or a template over networkRow's
+// fields.
+var networkLs = listFormat{table: "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}", quiet: "{{.ID}}",
+	titles: listTitles{"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE",
+		"IPv4": "IPV4", "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"}}
 
 // networkRow is what network ls --format templates see, as docker's
 // network context.
@@ -354,21 +326,14 @@ func (r *networkRow) ID() string {
 	}
 	return id[:min(len(id), 12)]
 }
-func (r *networkRow) Name() string      { return r.n.Name }
-func (r *networkRow) Driver() string    { return r.n.Driver }
-func (r *networkRow) Scope() string     { return r.n.Scope }
-func (r *networkRow) IPv4() string      { return fmt.Sprint(r.n.EnableIPv4) }
-func (r *networkRow) IPv6() string      { return fmt.Sprint(r.n.EnableIPv6) }
-func (r *networkRow) Internal() string  { return fmt.Sprint(r.n.Internal) }
-func (r *networkRow) CreatedAt() string { return r.n.Created.String() }
-func (r *networkRow) Labels() string {
-	l := make([]string, 0, len(r.n.Labels))
-	for k, v := range r.n.Labels {
-		l = append(l, k+"="+v)
-	}
-	sort.Strings(l)
-	return strings.Join(l, ",")
-}
+func (r *networkRow) Name() string             { return r.n.Name }
+func (r *networkRow) Driver() string           { return r.n.Driver }
+func (r *networkRow) Scope() string            { return r.n.Scope }
+func (r *networkRow) IPv4() string             { return fmt.Sprint(r.n.EnableIPv4) }
+func (r *networkRow) IPv6() string             { return fmt.Sprint(r.n.EnableIPv6) }
+func (r *networkRow) Internal() string         { return fmt.Sprint(r.n.Internal) }
+func (r *networkRow) CreatedAt() string        { return r.n.Created.String() }
+func (r *networkRow) Labels() string           { return joinLabels(r.n.Labels) }
 func (r *networkRow) Label(name string) string { return r.n.Labels[name] }
 
 // MarshalJSON is network ls --format json: the template fields by name.
@@ -423,30 +388,18 @@ func networkInspectCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in, err := newInspector(cmd.OutOrStdout(), format)
-			if err != nil {
-				return &statusError{Code: 64, Status: err.Error()} // as docker
-			}
 			q := url.Values{}
 			if verbose {
 				q.Set("verbose", "true")
 			}
-			return inspectAll(cmd, in, format, args, func(name string) ([]byte, error) { return getNetwork(cmd, c, name, q) })
+			return inspectAll(cmd, format, args, func(name string) ([]byte, error) {
+				return getBody(cmd, c, "/networks/"+url.PathEscape(name), q)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json' or a Go template")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "Verbose output for diagnostics")
 	return cmd
-}
-
-// getNetwork is GET /networks/{name}: the raw JSON.
-func getNetwork(cmd *cobra.Command, c *apiClient, name string, q url.Values) ([]byte, error) {
-	resp, err := c.send(ctx(cmd), "GET", "/networks/"+url.PathEscape(name), q, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	return io.ReadAll(resp.Body)
 }
 
 const ingressWarning = "WARNING! Before removing the routing-mesh network, " +
@@ -469,7 +422,7 @@ func networkRmCmd(g *globals) *cobra.Command {
 			failed := false
 			for _, name := range args {
 				// As docker: look first, to ask before removing an ingress network.
-				if raw, err := getNetwork(cmd, c, name, nil); err == nil {
+				if raw, err := getBody(cmd, c, "/networks/"+url.PathEscape(name), nil); err == nil {
 					var n network.Inspect
 					if json.Unmarshal(raw, &n) == nil && n.Ingress && !confirm(cmd.InOrStdin(), ingressWarning) {
 						continue
@@ -515,14 +468,7 @@ func networkPruneCmd(g *globals) *cobra.Command {
 			if err := c.do(ctx(cmd), "POST", "/networks/prune", filters.query(), nil, &rep); err != nil {
 				return err
 			}
-			if len(rep.NetworksDeleted) > 0 {
-				out := cmd.OutOrStdout()
-				fmt.Fprintln(out, "Deleted Networks:")
-				for _, id := range rep.NetworksDeleted {
-					fmt.Fprintln(out, id)
-				}
-				fmt.Fprintln(out)
-			}
+			printDeleted(cmd.OutOrStdout(), "Deleted Networks:", rep.NetworksDeleted)
 			return nil
 		},
 	}
@@ -612,35 +558,4 @@ func networkDisconnectCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the container to disconnect from a network")
 	return cmd
-}
-
-// inspectAll prints the raw JSON get returns for each name through in
-// (format "json": one compact array line, as docker), and fails with the
-// errors of the names it could not get, after printing the others.
-func inspectAll(cmd *cobra.Command, in *inspector, format string, names []string, get func(string) ([]byte, error)) error {
-	compact := format == "json"
-	var errs []string
-	for _, name := range names {
-		raw, err := get(name)
-		if err != nil {
-			errs = append(errs, err.Error())
-			continue
-		}
-		if compact {
-			var buf bytes.Buffer
-			if err := json.Compact(&buf, raw); err != nil {
-				return err
-			}
-			raw = buf.Bytes()
-		}
-		if err := in.add(raw); err != nil {
-			return err
-		}
-	}
-	if compact {
-		fmt.Fprintf(cmd.OutOrStdout(), "[%s]\n", bytes.Join(in.raws, []byte(",")))
-	} else if err := in.flush(); err != nil {
-		return err
-	}
-	return errorList(errs)
 }

@@ -23,74 +23,6 @@ var networkList = `[` +
 
 var networkInspect = `{"Name":"net10","Id":"` + netID + `","Created":"2024-01-02T03:04:05.123456789Z","Scope":"local","Driver":"bridge","EnableIPv4":true,"EnableIPv6":false,"IPAM":{"Driver":"default","Options":null,"Config":[{"Subnet":"172.20.0.0/16","Gateway":"172.20.0.1"}]},"Internal":false,"Attachable":false,"Ingress":false,"ConfigFrom":{"Network":""},"ConfigOnly":false,"Containers":{"` + fakeID + `":{"Name":"web","EndpointID":"ep1","MacAddress":"02:42:ac:14:00:02","IPv4Address":"172.20.0.2/16","IPv6Address":""}},"Options":{"com.example.bridge.name":"br-9f86d081884c"},"Labels":{"team":"a"}}`
 
-// normalizeNetworkBody decodes a network request's body into the moby API
-// type the daemon decodes it into, so that only what the daemon sees counts
-// (IPAM entries sorted: docker sends them in a map's order).
-func normalizeNetworkBody(t *testing.T, r request) string {
-	t.Helper()
-	var v any
-	switch {
-	case len(r.Body) == 0:
-		return ""
-	case r.Path == "/networks/create":
-		var cr network.CreateRequest
-		if err := json.Unmarshal(r.Body, &cr); err != nil {
-			t.Fatalf("create body: %v: %s", err, r.Body)
-		}
-		if cr.IPAM != nil {
-			slices.SortFunc(cr.IPAM.Config, func(a, b network.IPAMConfig) int { return strings.Compare(a.Subnet.String(), b.Subnet.String()) })
-		}
-		v = cr
-	case strings.HasSuffix(r.Path, "/connect"):
-		var cr network.ConnectRequest
-		if err := json.Unmarshal(r.Body, &cr); err != nil {
-			t.Fatalf("connect body: %v: %s", err, r.Body)
-		}
-		v = cr
-	case strings.HasSuffix(r.Path, "/disconnect"):
-		var dr network.DisconnectRequest
-		if err := json.Unmarshal(r.Body, &dr); err != nil {
-			t.Fatalf("disconnect body: %v: %s", err, r.Body)
-		}
-		v = dr
-	default:
-		return string(r.Body)
-	}
-	b, _ := json.MarshalIndent(v, "", " ")
-	return string(b)
-}
-
-// compareNetwork runs docker and berth with the same arguments against the
-// same fake daemon and fails on any difference in the requests (bodies
-// decoded into moby's network types), the exit status or the output.
-func compareNetwork(t *testing.T, c cliCase) {
-	t.Helper()
-	d := runCLI(t, "", false, c.args, c.stdin, c.setup)
-	b := runCLI(t, "", true, c.args, c.stdin, c.setup)
-	if len(d.reqs) != len(b.reqs) {
-		t.Errorf("%v: docker sent %d requests, berth %d\ndocker: %v\nberth:  %v", c.args, len(d.reqs), len(b.reqs), d.reqs, b.reqs)
-	}
-	for i := 0; i < len(d.reqs) && i < len(b.reqs); i++ {
-		dr, br := d.reqs[i], b.reqs[i]
-		if dr.Method != br.Method || dr.Path != br.Path || dr.Query.Encode() != br.Query.Encode() {
-			t.Errorf("%v: request %d:\ndocker: %s %s?%s\nberth:  %s %s?%s", c.args, i,
-				dr.Method, dr.Path, dr.Query.Encode(), br.Method, br.Path, br.Query.Encode())
-		}
-		if db, bb := normalizeNetworkBody(t, dr), normalizeNetworkBody(t, br); db != bb {
-			t.Errorf("%v: request %d (%s %s) body differs:\n%s", c.args, i, dr.Method, dr.Path, lineDiff(db, bb))
-		}
-	}
-	if d.code != b.code {
-		t.Errorf("%v: exit status: docker %d, berth %d\ndocker stderr: %s\nberth stderr: %s", c.args, d.code, b.code, d.stderr, b.stderr)
-	}
-	if want := strings.ReplaceAll(d.stdout, "docker", "berth"); want != b.stdout {
-		t.Errorf("%v: stdout:\ndocker: %q\nberth:  %q", c.args, want, b.stdout)
-	}
-	if want := strings.ReplaceAll(d.stderr, "docker", "berth"); want != b.stderr {
-		t.Errorf("%v: stderr:\ndocker: %q\nberth:  %q", c.args, want, b.stderr)
-	}
-}
-
 func netResponses(kv ...string) func(*fakeDaemon) {
 	return func(f *fakeDaemon) {
 		f.responses = map[string]string{
@@ -201,19 +133,20 @@ func TestConformanceNetwork(t *testing.T) {
 		if c.setup == nil {
 			c.setup = std
 		}
-		t.Run(strings.Join(c.args, " "), func(t *testing.T) { compareNetwork(t, c) })
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) { compare(t, c) })
 	}
 }
 
-// runNetwork runs berth's network command in-process against a fake daemon.
-func runNetwork(t *testing.T, setup func(*fakeDaemon), stdin string, args ...string) (string, error, []request) {
+// runBerth runs berth's network or volume command in-process against a
+// fake daemon.
+func runBerth(t *testing.T, setup func(*fakeDaemon), stdin string, args ...string) (string, error, []request) {
 	t.Helper()
 	f := &fakeDaemon{}
 	setup(f)
 	f.start(t)
 	g := &globals{host: "unix://" + f.sock}
 	root := &cobra.Command{Use: "berth", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(g.wrap(networkCmd(g)))
+	root.AddCommand(g.wrap(networkCmd(g)), g.wrap(volumeCmd(g)))
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)
@@ -241,7 +174,7 @@ func TestNetworkLsOutput(t *testing.T) {
 		{[]string{"ls", "--format", "table {{.Name}}\t{{.Label \"team\"}}"}, "NAME      TEAM\nbridge    \nhost      \nnet2      \nnet10     a\n"},
 	}
 	for _, c := range cases {
-		out, err, reqs := runNetwork(t, netResponses(), "", append([]string{"network"}, c.args...)...)
+		out, err, reqs := runBerth(t, netResponses(), "", append([]string{"network"}, c.args...)...)
 		if err != nil {
 			t.Fatalf("%v: %v", c.args, err)
 		}
@@ -252,7 +185,7 @@ func TestNetworkLsOutput(t *testing.T) {
 			t.Errorf("%v: requests %v", c.args, reqs)
 		}
 	}
-	out, err, _ := runNetwork(t, netResponses(), "", "network", "ls", "--format", "json")
+	out, err, _ := runBerth(t, netResponses(), "", "network", "ls", "--format", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +200,7 @@ func TestNetworkLsOutput(t *testing.T) {
 }
 
 func TestNetworkFilters(t *testing.T) {
-	_, err, reqs := runNetwork(t, netResponses(), "", "network", "ls", "-f", "Driver = bridge", "--filter", "label=a=b", "-f", "label=c")
+	_, err, reqs := runBerth(t, netResponses(), "", "network", "ls", "-f", "Driver = bridge", "--filter", "label=a=b", "-f", "label=c")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +212,7 @@ func TestNetworkFilters(t *testing.T) {
 	if b1, b2 := mustJSON(got), mustJSON(want); b1 != b2 {
 		t.Errorf("filters %s, want %s", b1, b2)
 	}
-	_, err, reqs = runNetwork(t, netResponses(), "", "network", "ls", "-f", "nameonly")
+	_, err, reqs = runBerth(t, netResponses(), "", "network", "ls", "-f", "nameonly")
 	if code, _ := ExitCode(err); code != 125 || len(reqs) != 0 || !strings.Contains(err.Error(), "bad format of filter (expected name=value)") {
 		t.Errorf("bad filter: exit %d, %v, %d requests", code, err, len(reqs))
 	}
@@ -288,7 +221,7 @@ func TestNetworkFilters(t *testing.T) {
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 func TestNetworkCreateBody(t *testing.T) {
-	out, err, reqs := runNetwork(t, netResponses(), "", "network", "create", "--subnet", "10.5.0.0/16", "--gateway", "10.5.0.1",
+	out, err, reqs := runBerth(t, netResponses(), "", "network", "create", "--subnet", "10.5.0.0/16", "--gateway", "10.5.0.1",
 		"--ip-range", "10.5.1.0/24", "--ipv6", "-o", "com.docker.network.driver.mtu=1400", "--label", "k=v", "n1")
 	if err != nil {
 		t.Fatal(err)
@@ -316,7 +249,7 @@ func TestNetworkRefused(t *testing.T) {
 		{"network", "create", "--ingress", "-d", "overlay", "n1"},
 		{"network", "connect", "--link", "other:db", "net10", "c1"},
 	} {
-		_, err, reqs := runNetwork(t, netResponses(), "", args...)
+		_, err, reqs := runBerth(t, netResponses(), "", args...)
 		if code, _ := ExitCode(err); code != 1 || len(reqs) != 0 || !strings.Contains(err.Error(), "not supported") {
 			t.Errorf("%v: exit %d, %v, %d requests", args, code, err, len(reqs))
 		}
@@ -325,14 +258,14 @@ func TestNetworkRefused(t *testing.T) {
 
 func TestNetworkRmStatus(t *testing.T) {
 	setup := netResponses("DELETE /networks/gone", `404 {"message":"network gone not found"}`)
-	out, err, _ := runNetwork(t, setup, "", "network", "rm", "net10", "gone", "net2")
+	out, err, _ := runBerth(t, setup, "", "network", "rm", "net10", "gone", "net2")
 	if code, _ := ExitCode(err); code != 1 {
 		t.Errorf("exit %d (%v), want 1", code, err)
 	}
 	if want := "net10\nError response from daemon: network gone not found\nnet2\n"; out != want {
 		t.Errorf("output %q, want %q", out, want)
 	}
-	out, err, _ = runNetwork(t, setup, "", "network", "rm", "-f", "gone")
+	out, err, _ = runBerth(t, setup, "", "network", "rm", "-f", "gone")
 	if err != nil || out != "" {
 		t.Errorf("rm -f of a missing network: %v, %q", err, out)
 	}

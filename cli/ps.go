@@ -166,14 +166,7 @@ func (r *psRow) Size() string {
 	}
 	return srw
 }
-func (r *psRow) Labels() string {
-	var l []string
-	for k, v := range r.c.Labels {
-		l = append(l, k+"="+v)
-	}
-	sort.Strings(l)
-	return strings.Join(l, ",")
-}
+func (r *psRow) Labels() string           { return joinLabels(r.c.Labels) }
 func (r *psRow) Label(name string) string { return r.c.Labels[name] }
 func (r *psRow) Mounts() string {
 	var m []string

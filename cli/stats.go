@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
 	"github.com/spf13/cobra"
 )
@@ -62,24 +63,6 @@ func computeStats(name string, v *container.StatsResponse) statsRow {
 	return r
 }
 
-// customSize is docker/go-units CustomSize.
-func customSize(format string, size, base float64, units []string) string {
-	i := 0
-	for size >= base && i < len(units)-1 {
-		size /= base
-		i++
-	}
-	return fmt.Sprintf(format, size, units[i])
-}
-
-func bytesSize(n float64) string {
-	return customSize("%.4g%s", n, 1024, []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"})
-}
-
-func humanSize3(n float64) string {
-	return customSize("%.3g%s", n, 1000, []string{"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"})
-}
-
 // Template fields, as docker's stats context.
 func (r *statsRow) templ() map[string]string {
 	id := r.ID
@@ -93,10 +76,10 @@ func (r *statsRow) templ() map[string]string {
 	}
 	if !r.IsInvalid {
 		m["CPUPerc"] = fmt.Sprintf("%.2f%%", r.CPUPercentage)
-		m["MemUsage"] = bytesSize(r.Memory) + " / " + bytesSize(r.MemoryLimit)
+		m["MemUsage"] = units.BytesSize(r.Memory) + " / " + units.BytesSize(r.MemoryLimit)
 		m["MemPerc"] = fmt.Sprintf("%.2f%%", r.MemPercent)
-		m["NetIO"] = humanSize3(r.NetRx) + " / " + humanSize3(r.NetTx)
-		m["BlockIO"] = humanSize3(r.BlockRead) + " / " + humanSize3(r.BlockWrite)
+		m["NetIO"] = units.HumanSizeWithPrecision(r.NetRx, 3) + " / " + units.HumanSizeWithPrecision(r.NetTx, 3)
+		m["BlockIO"] = units.HumanSizeWithPrecision(r.BlockRead, 3) + " / " + units.HumanSizeWithPrecision(r.BlockWrite, 3)
 		m["PIDs"] = fmt.Sprint(r.PidsCurrent)
 	}
 	return m

@@ -19,13 +19,7 @@ import (
 // volumeCmd is "volume" and its verbs, with docker 28's flags, requests,
 // output and exit statuses, plus berth's export and import.
 func volumeCmd(g *globals) *cobra.Command {
-	noun := &cobra.Command{Use: "volume COMMAND", Short: "Manage volumes", RunE: func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 { // docker's usage line here says COMMAND
-			return &statusError{Code: 1, Status: fmt.Sprintf("%s: unknown command: %s %s\n\nUsage:  %s\n\nRun '%s --help' for more information",
-				rootName(cmd), cmd.CommandPath(), args[0], cmd.UseLine(), cmd.CommandPath())}
-		}
-		return nounHelp(cmd, args)
-	}}
+	noun := &cobra.Command{Use: "volume COMMAND", Short: "Manage volumes", RunE: nounHelp}
 	noun.AddCommand(volumeCreateCmd(g), volumeLsCmd(g), volumeInspectCmd(g), volumeRmCmd(g),
 		volumePruneCmd(g), volumeExportCmd(g), volumeImportCmd(g))
 	return noun
@@ -104,7 +98,7 @@ func volumeLsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			sort.SliceStable(resp.Volumes, func(i, j int) bool { return naturalLess(resp.Volumes[i].Name, resp.Volumes[j].Name) })
-			return printVolumes(cmd.OutOrStdout(), resp.Volumes, format, quiet)
+			return printList(cmd.OutOrStdout(), format, quiet, volumeLs, resp.Volumes, func(v *volume.Volume) any { return &volumeRow{v} })
 		},
 	}
 	fl := cmd.Flags()
@@ -114,58 +108,21 @@ func volumeLsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// volumeTitles is the table header; Label "x" titles a label's column.
-type volumeTitles map[string]string
-
-func (volumeTitles) Label(name string) string { return strings.ToUpper(name) }
-
-var volumeHeader = volumeTitles{"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT",
-	"Labels": "LABELS", "Links": "LINKS", "Size": "SIZE", "Group": "GROUP", "Availability": "AVAILABILITY", "Status": "STATUS"}
-
-// printVolumes prints volume ls: docker's table (DRIVER, VOLUME NAME), the
-// names alone (-q, unless --format says otherwise), json, or a template
-// over volumeRow's fields.
-func printVolumes(w io.Writer, list []volume.Volume, format string, quiet bool) error {
-	switch {
-	case (format == "" || format == "table") && quiet:
-		format = "{{.Name}}"
-	case format == "" || format == "table":
-		format = "table {{.Driver}}\t{{.Name}}"
-	}
-	p, err := newRowPrinter(format, "")
-	if err != nil {
-		return err
-	}
-	p.setOutput(w)
-	if p.header {
-		if err := p.row(volumeHeader); err != nil {
-			return err
-		}
-	}
-	for i := range list {
-		if err := p.row(&volumeRow{&list[i]}); err != nil {
-			return err
-		}
-	}
-	return p.flush()
-}
+// volumeLs is volume ls's output: docker's table (DRIVER, VOLUME NAME),
+// the names alone with -q, or a template over volumeRow's fields.
+var volumeLs = listFormat{table: "{{.Driver}}\t{{.Name}}", quiet: "{{.Name}}",
+	titles: listTitles{"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT",
+		"Labels": "LABELS", "Links": "LINKS", "Size": "SIZE", "Group": "GROUP", "Availability": "AVAILABILITY", "Status": "STATUS"}}
 
 // volumeRow is what volume ls --format templates see, as docker's volume
 // context.
 type volumeRow struct{ v *volume.Volume }
 
-func (r *volumeRow) Name() string       { return r.v.Name }
-func (r *volumeRow) Driver() string     { return r.v.Driver }
-func (r *volumeRow) Scope() string      { return r.v.Scope }
-func (r *volumeRow) Mountpoint() string { return r.v.Mountpoint }
-func (r *volumeRow) Labels() string {
-	l := make([]string, 0, len(r.v.Labels))
-	for k, v := range r.v.Labels {
-		l = append(l, k+"="+v)
-	}
-	sort.Strings(l) // docker's order is a map's: any
-	return strings.Join(l, ",")
-}
+func (r *volumeRow) Name() string             { return r.v.Name }
+func (r *volumeRow) Driver() string           { return r.v.Driver }
+func (r *volumeRow) Scope() string            { return r.v.Scope }
+func (r *volumeRow) Mountpoint() string       { return r.v.Mountpoint }
+func (r *volumeRow) Labels() string           { return joinLabels(r.v.Labels) }
 func (r *volumeRow) Label(name string) string { return r.v.Labels[name] }
 func (r *volumeRow) Links() string {
 	if r.v.UsageData == nil {
@@ -204,25 +161,11 @@ func volumeInspectCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in, err := newInspector(cmd.OutOrStdout(), format)
-			if err != nil {
-				return &statusError{Code: 64, Status: err.Error()} // as docker
-			}
-			return inspectAll(cmd, in, format, args, func(name string) ([]byte, error) { return getVolume(cmd, c, name) })
+			return inspectAll(cmd, format, args, func(name string) ([]byte, error) { return getBody(cmd, c, volumePath(name), nil) })
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json' or a Go template")
 	return cmd
-}
-
-// getVolume is GET /volumes/{name}: the raw JSON.
-func getVolume(cmd *cobra.Command, c *apiClient, name string) ([]byte, error) {
-	resp, err := c.send(ctx(cmd), "GET", volumePath(name), nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	return io.ReadAll(resp.Body)
 }
 
 func volumeRmCmd(g *globals) *cobra.Command {
@@ -242,15 +185,9 @@ func volumeRmCmd(g *globals) *cobra.Command {
 			if force {
 				q.Set("force", "1")
 			}
-			var errs []string
-			for _, name := range args {
-				if err := c.do(ctx(cmd), "DELETE", volumePath(name), q, nil, nil); err != nil {
-					errs = append(errs, err.Error())
-					continue
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), name)
-			}
-			return errorList(errs)
+			return forEach(cmd, args, func(name string) error {
+				return c.do(ctx(cmd), "DELETE", volumePath(name), q, nil, nil)
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of one or more volumes")
@@ -290,16 +227,12 @@ func volumePruneCmd(g *globals) *cobra.Command {
 			if err := c.do(ctx(cmd), "POST", "/volumes/prune", filters.query(), nil, &rep); err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			var reclaimed uint64
+			var reclaimed uint64 // as docker: 0B unless something was deleted
 			if len(rep.VolumesDeleted) > 0 {
-				fmt.Fprintln(out, "Deleted Volumes:")
-				for _, name := range rep.VolumesDeleted {
-					fmt.Fprintln(out, name)
-				}
-				fmt.Fprintln(out)
 				reclaimed = rep.SpaceReclaimed
 			}
+			out := cmd.OutOrStdout()
+			printDeleted(out, "Deleted Volumes:", rep.VolumesDeleted)
 			fmt.Fprintln(out, "Total reclaimed space:", units.HumanSize(float64(reclaimed)))
 			return nil
 		},
@@ -322,14 +255,7 @@ func volumeExportCmd(g *globals) *cobra.Command {
 			"links and device nodes, for \"volume import\" on this or another host.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output == "" && isTerminalWriter(cmd.OutOrStdout()) {
-				return errors.New("cowardly refusing to save to a terminal. Use the -o flag or redirect")
-			}
-			c, err := g.client(ctx(cmd))
-			if err != nil {
-				return err
-			}
-			return exportTo(cmd, c, volumePath(args[0], "/export"), output, "volume")
+			return exportTo(cmd, g, volumePath(args[0], "/export"), output, "volume")
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")

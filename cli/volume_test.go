@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/moby/moby/api/types/volume"
-	"github.com/spf13/cobra"
 )
 
 const anonVol = "5b2b8e5a7f0f1f7c9d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c"
@@ -23,55 +21,6 @@ var volumeList = `{"Volumes":[` +
 	`],"Warnings":null}`
 
 var volumeInspect = `{"CreatedAt":"2024-01-02T03:04:05Z","Driver":"local","Labels":{"team":"a"},"Mountpoint":"/var/lib/berth/volumes/vol10/_data","Name":"vol10","Options":{"o":"size=10m","type":"tmpfs"},"Scope":"local"}`
-
-// normalizeVolumeBody decodes a volume request's body into the moby API
-// type the daemon decodes it into, so that only what the daemon sees counts.
-func normalizeVolumeBody(t *testing.T, r request) string {
-	t.Helper()
-	if len(r.Body) == 0 {
-		return ""
-	}
-	if r.Path != "/volumes/create" {
-		return string(r.Body)
-	}
-	var cr volume.CreateRequest
-	if err := json.Unmarshal(r.Body, &cr); err != nil {
-		t.Fatalf("create body: %v: %s", err, r.Body)
-	}
-	b, _ := json.MarshalIndent(cr, "", " ")
-	return string(b)
-}
-
-// compareVolume runs docker and berth with the same arguments against the
-// same fake daemon and fails on any difference in the requests (create
-// bodies decoded into moby's type), the exit status or the output.
-func compareVolume(t *testing.T, c cliCase) {
-	t.Helper()
-	d := runCLI(t, "", false, c.args, c.stdin, c.setup)
-	b := runCLI(t, "", true, c.args, c.stdin, c.setup)
-	if len(d.reqs) != len(b.reqs) {
-		t.Errorf("%v: docker sent %d requests, berth %d\ndocker: %v\nberth:  %v", c.args, len(d.reqs), len(b.reqs), d.reqs, b.reqs)
-	}
-	for i := 0; i < len(d.reqs) && i < len(b.reqs); i++ {
-		dr, br := d.reqs[i], b.reqs[i]
-		if dr.Method != br.Method || dr.Path != br.Path || dr.Query.Encode() != br.Query.Encode() {
-			t.Errorf("%v: request %d:\ndocker: %s %s?%s\nberth:  %s %s?%s", c.args, i,
-				dr.Method, dr.Path, dr.Query.Encode(), br.Method, br.Path, br.Query.Encode())
-		}
-		if db, bb := normalizeVolumeBody(t, dr), normalizeVolumeBody(t, br); db != bb {
-			t.Errorf("%v: request %d (%s %s) body differs:\n%s", c.args, i, dr.Method, dr.Path, lineDiff(db, bb))
-		}
-	}
-	if d.code != b.code {
-		t.Errorf("%v: exit status: docker %d, berth %d\ndocker stderr: %s\nberth stderr: %s", c.args, d.code, b.code, d.stderr, b.stderr)
-	}
-	if want := strings.ReplaceAll(d.stdout, "docker", "berth"); want != b.stdout {
-		t.Errorf("%v: stdout:\ndocker: %q\nberth:  %q", c.args, want, b.stdout)
-	}
-	if want := strings.ReplaceAll(d.stderr, "docker", "berth"); want != b.stderr {
-		t.Errorf("%v: stderr:\ndocker: %q\nberth:  %q", c.args, want, b.stderr)
-	}
-}
 
 func volResponses(kv ...string) func(*fakeDaemon) {
 	return func(f *fakeDaemon) {
@@ -154,26 +103,8 @@ func TestConformanceVolume(t *testing.T) {
 		if c.setup == nil {
 			c.setup = std
 		}
-		t.Run(strings.Join(c.args, " "), func(t *testing.T) { compareVolume(t, c) })
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) { compare(t, c) })
 	}
-}
-
-// runVolume runs berth's volume command in-process against a fake daemon.
-func runVolume(t *testing.T, setup func(*fakeDaemon), stdin string, args ...string) (string, error, []request) {
-	t.Helper()
-	f := &fakeDaemon{}
-	setup(f)
-	f.start(t)
-	g := &globals{host: "unix://" + f.sock}
-	root := &cobra.Command{Use: "berth", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(g.wrap(volumeCmd(g)))
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetIn(strings.NewReader(stdin))
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), err, f.requests()
 }
 
 func TestVolumeLsOutput(t *testing.T) {
@@ -196,7 +127,7 @@ func TestVolumeLsOutput(t *testing.T) {
 			"vol10                                                              a         N/A\n"},
 	}
 	for _, c := range cases {
-		out, err, reqs := runVolume(t, volResponses(), "", append([]string{"volume"}, c.args...)...)
+		out, err, reqs := runBerth(t, volResponses(), "", append([]string{"volume"}, c.args...)...)
 		if err != nil {
 			t.Fatalf("%v: %v", c.args, err)
 		}
@@ -207,7 +138,7 @@ func TestVolumeLsOutput(t *testing.T) {
 			t.Errorf("%v: requests %v", c.args, reqs)
 		}
 	}
-	out, err, _ := runVolume(t, volResponses(), "", "volume", "ls", "--format", "json")
+	out, err, _ := runBerth(t, volResponses(), "", "volume", "ls", "--format", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +153,7 @@ func TestVolumeLsOutput(t *testing.T) {
 }
 
 func TestVolumeRequests(t *testing.T) {
-	out, err, reqs := runVolume(t, volResponses(), "", "volume", "create", "-o", "type=tmpfs", "-o", "o=size=1m", "--label", "k=v", "vol10")
+	out, err, reqs := runBerth(t, volResponses(), "", "volume", "create", "-o", "type=tmpfs", "-o", "o=size=1m", "--label", "k=v", "vol10")
 	if err != nil || out != "vol10\n" {
 		t.Fatalf("create: %q, %v", out, err)
 	}
@@ -234,7 +165,7 @@ func TestVolumeRequests(t *testing.T) {
 		t.Errorf("create request: %s", reqs[0].Body)
 	}
 
-	_, err, reqs = runVolume(t, volResponses(), "", "volume", "prune", "-af", "--filter", "label=x")
+	_, err, reqs = runBerth(t, volResponses(), "", "volume", "prune", "-af", "--filter", "label=x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,26 +177,26 @@ func TestVolumeRequests(t *testing.T) {
 		t.Errorf("prune filters %s", mustJSON(f))
 	}
 
-	_, err, reqs = runVolume(t, volResponses(), "", "volume", "create", "a", "b")
+	_, err, reqs = runBerth(t, volResponses(), "", "volume", "create", "a", "b")
 	if code, _ := ExitCode(err); code != 1 || len(reqs) != 0 || !strings.Contains(err.Error(), "'berth volume create' requires at most 1 argument") {
 		t.Errorf("create a b: exit %d, %v, %d requests", code, err, len(reqs))
 	}
 
-	out, err, reqs = runVolume(t, volResponses(), "", "volume", "rm", "-f", "vol10")
+	out, err, reqs = runBerth(t, volResponses(), "", "volume", "rm", "-f", "vol10")
 	if err != nil || out != "vol10\n" || reqs[0].Method != "DELETE" || reqs[0].Path != "/volumes/vol10" || reqs[0].Query.Get("force") != "1" {
 		t.Errorf("rm -f: %q, %v, %v", out, err, reqs)
 	}
 }
 
 func TestVolumePruneOutput(t *testing.T) {
-	out, err, _ := runVolume(t, volResponses(), "", "volume", "prune", "-f")
+	out, err, _ := runBerth(t, volResponses(), "", "volume", "prune", "-f")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "Deleted Volumes:\nvol10\n" + anonVol + "\n\nTotal reclaimed space: 12.35MB\n"; out != want {
 		t.Errorf("prune output %q, want %q", out, want)
 	}
-	out, err, _ = runVolume(t, volResponses("POST /volumes/prune", `200 {"VolumesDeleted":null,"SpaceReclaimed":0}`), "", "volume", "prune", "-f")
+	out, err, _ = runBerth(t, volResponses("POST /volumes/prune", `200 {"VolumesDeleted":null,"SpaceReclaimed":0}`), "", "volume", "prune", "-f")
 	if err != nil || out != "Total reclaimed space: 0B\n" {
 		t.Errorf("nothing pruned: %q, %v", out, err)
 	}
@@ -275,7 +206,7 @@ func TestVolumeExportImport(t *testing.T) {
 	tarball := "pretend this is a tar"
 	dir := t.TempDir()
 	out := filepath.Join(dir, "vol.tar")
-	_, err, reqs := runVolume(t, volResponses("GET /volumes/vol10/export", "200 "+tarball), "", "volume", "export", "-o", out, "vol10")
+	_, err, reqs := runBerth(t, volResponses("GET /volumes/vol10/export", "200 "+tarball), "", "volume", "export", "-o", out, "vol10")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,11 +216,11 @@ func TestVolumeExportImport(t *testing.T) {
 	if len(reqs) != 1 || reqs[0].Method != "GET" || reqs[0].Path != "/volumes/vol10/export" {
 		t.Errorf("export requests %v", reqs)
 	}
-	stdout, err, _ := runVolume(t, volResponses("GET /volumes/vol10/export", "200 "+tarball), "", "volume", "export", "vol10")
+	stdout, err, _ := runBerth(t, volResponses("GET /volumes/vol10/export", "200 "+tarball), "", "volume", "export", "vol10")
 	if err != nil || stdout != tarball {
 		t.Errorf("export to stdout: %q, %v", stdout, err)
 	}
-	_, err, _ = runVolume(t, volResponses("GET /volumes/gone/export", `404 {"message":"get gone: no such volume"}`), "", "volume", "export", "-o", filepath.Join(dir, "gone.tar"), "gone")
+	_, err, _ = runBerth(t, volResponses("GET /volumes/gone/export", `404 {"message":"get gone: no such volume"}`), "", "volume", "export", "-o", filepath.Join(dir, "gone.tar"), "gone")
 	if err == nil || err.Error() != "Error response from daemon: get gone: no such volume" {
 		t.Errorf("export of a missing volume: %v", err)
 	}
@@ -297,26 +228,26 @@ func TestVolumeExportImport(t *testing.T) {
 		t.Error("failed export left a file")
 	}
 
-	_, err, reqs = runVolume(t, volResponses(), "", "volume", "import", "vol10", out)
+	_, err, reqs = runBerth(t, volResponses(), "", "volume", "import", "vol10", out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(reqs) != 1 || reqs[0].Method != "PUT" || reqs[0].Path != "/volumes/vol10/import" || string(reqs[0].Body) != tarball {
 		t.Errorf("import requests %v", reqs)
 	}
-	_, err, reqs = runVolume(t, volResponses(), "from stdin", "volume", "import", "new-vol", "-")
+	_, err, reqs = runBerth(t, volResponses(), "from stdin", "volume", "import", "new-vol", "-")
 	if err != nil || len(reqs) != 1 || reqs[0].Path != "/volumes/new-vol/import" || string(reqs[0].Body) != "from stdin" {
 		t.Errorf("import from stdin: %v, %v", err, reqs)
 	}
-	_, err, reqs = runVolume(t, volResponses("PUT /volumes/vol10/import", `409 {"message":"import vol10: the volume is not empty: import into a new volume"}`), "", "volume", "import", "vol10", out)
+	_, err, reqs = runBerth(t, volResponses("PUT /volumes/vol10/import", `409 {"message":"import vol10: the volume is not empty: import into a new volume"}`), "", "volume", "import", "vol10", out)
 	if err == nil || !strings.Contains(err.Error(), "the volume is not empty") {
 		t.Errorf("import into a full volume: %v", err)
 	}
-	_, err, reqs = runVolume(t, volResponses(), "", "volume", "import", "vol10", filepath.Join(dir, "nosuch.tar"))
+	_, err, reqs = runBerth(t, volResponses(), "", "volume", "import", "vol10", filepath.Join(dir, "nosuch.tar"))
 	if err == nil || len(reqs) != 0 {
 		t.Errorf("import of a missing file: %v, %v", err, reqs)
 	}
-	_, err, _ = runVolume(t, volResponses(), "", "volume", "import", "vol10")
+	_, err, _ = runBerth(t, volResponses(), "", "volume", "import", "vol10")
 	if code, _ := ExitCode(err); code != 1 || !strings.Contains(err.Error(), "requires 2 arguments") {
 		t.Errorf("import with one argument: %v", err)
 	}
