@@ -341,7 +341,7 @@ func locate(c *Container, root int, p string) (*located, error) {
 			base = "."
 		}
 	}
-	fd, err := openDirInRoot(root, dir)
+	fd, err := openInRootFD(root, dir, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, l.notFound(err)
 	}
@@ -436,12 +436,6 @@ func inRoot(root int, p string) (string, error) {
 	}
 	out := path.Clean("/" + strings.TrimPrefix(r, rp))
 	return out, nil
-}
-
-// openDirInRoot opens directory p (absolute, in the container) below root,
-// resolved inside it.
-func openDirInRoot(root int, p string) (int, error) {
-	return openInRootFD(root, p, unix.O_RDONLY|unix.O_DIRECTORY)
 }
 
 // openInRootFD opens p (absolute, in the container) below the directory

@@ -47,12 +47,13 @@ func (e *Engine) setupNetworks(c *Container, asked map[string]*EndpointSettings)
 			return errInvalid("network mode %q: this engine has no networking (none, host)", mode)
 		}
 	}
+	var primary *network.Network // the network mode's network
 	if !strings.HasPrefix(mode, containerMode) && mode != modeNone && mode != modeHost && e.nets != nil {
-		n, err := e.nets.Get(mode)
-		if err != nil {
+		var err error
+		if primary, err = e.nets.Get(mode); err != nil {
 			return err
 		}
-		switch n.Driver {
+		switch primary.Driver {
 		case network.DriverHost:
 			mode = modeHost
 		case network.DriverNull:
@@ -90,11 +91,10 @@ func (e *Engine) setupNetworks(c *Container, asked map[string]*EndpointSettings)
 		case len(asked) > 0:
 			return errInvalid("container sharing network namespace with another container cannot be connected to any other network")
 		}
-		x := target
-		x.mu.Lock()
-		hc.NetworkMode = containerMode + x.c.ID
-		c.Config.Hostname, c.Config.Domainname = x.c.Config.Hostname, x.c.Config.Domainname
-		x.mu.Unlock()
+		target.mu.Lock()
+		hc.NetworkMode = containerMode + target.c.ID
+		c.Config.Hostname, c.Config.Domainname = target.c.Config.Hostname, target.c.Config.Domainname
+		target.mu.Unlock()
 		return nil
 	}
 	ports, err := portRequests(hc, c.Config.ExposedPorts)
@@ -102,10 +102,6 @@ func (e *Engine) setupNetworks(c *Container, asked map[string]*EndpointSettings)
 		return err
 	}
 	c.Networks = map[string]*EndpointSettings{}
-	primary, err := e.nets.Get(mode)
-	if err != nil {
-		return err
-	}
 	var primaryAsk *EndpointSettings
 	for ref, es := range asked {
 		n, err := e.nets.Get(ref)
@@ -119,23 +115,27 @@ func (e *Engine) setupNetworks(c *Container, asked map[string]*EndpointSettings)
 			return err
 		}
 	}
-	if err := e.checkEndpoint(c, primary, primaryAsk, ports); err != nil {
-		return err
-	}
-	return nil
+	return e.checkEndpoint(c, primary, primaryAsk, ports)
 }
 
 // checkEndpoint checks one network membership and records it in c.
 func (e *Engine) checkEndpoint(c *Container, n *network.Network, es *EndpointSettings, ports []network.PortRequest) error {
-	s := &EndpointSettings{NetworkID: n.ID}
-	if es != nil {
-		s.Aliases, s.IPv4Address, s.IPv6Address = es.Aliases, es.IPv4Address, es.IPv6Address
-	}
+	s := askedEndpoint(n.ID, es)
 	if _, err := e.nets.CheckConnect(n.ID, connectRequest(c, s, ports)); err != nil {
 		return err
 	}
 	c.Networks[n.Name] = s
 	return nil
+}
+
+// askedEndpoint is what a container asks of network netID (es may be
+// nil): its aliases and addresses, none of what it got.
+func askedEndpoint(netID string, es *EndpointSettings) *EndpointSettings {
+	s := &EndpointSettings{NetworkID: netID}
+	if es != nil {
+		s.Aliases, s.IPv4Address, s.IPv6Address = es.Aliases, es.IPv4Address, es.IPv6Address
+	}
+	return s
 }
 
 func connectRequest(c *Container, s *EndpointSettings, ports []network.PortRequest) network.ConnectRequest {
@@ -351,7 +351,7 @@ func (e *Engine) joinContainerNetwork(c *Container, ref string) (string, error) 
 		if err != nil {
 			return "", err
 		}
-		if err := atomicfile.WriteFile(dst, b, 0o644); err != nil {
+		if err := atomicfile.Replace(dst, b, 0o644); err != nil {
 			return "", err
 		}
 	}
@@ -370,10 +370,12 @@ func (e *Engine) writeNetworkFiles(c *Container, ips []string, dnsServer string)
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(c.HostsPath, []byte(hosts), 0o644); err != nil {
+	// Written again at every start, so without fsync (as saveSoon): a
+	// crash makes them moot.
+	if err := atomicfile.Replace(c.HostsPath, []byte(hosts), 0o644); err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(c.ResolvConfPath, []byte(resolv), 0o644)
+	return atomicfile.Replace(c.ResolvConfPath, []byte(resolv), 0o644)
 }
 
 // plumbNetworks puts a created container's endpoints into its network
@@ -407,7 +409,7 @@ func (e *Engine) disconnectNetworks(id string) {
 // x.mu is held.
 func clearEndpoints(c *Container) {
 	for name, s := range c.Networks {
-		c.Networks[name] = &EndpointSettings{NetworkID: s.NetworkID, Aliases: s.Aliases, IPv4Address: s.IPv4Address, IPv6Address: s.IPv6Address}
+		c.Networks[name] = askedEndpoint(s.NetworkID, s)
 	}
 	c.Ports = nil
 }
@@ -460,10 +462,7 @@ func (e *Engine) ConnectNetwork(ctx context.Context, netRef, ctrRef string, es *
 	if _, ok := x.c.Networks[n.Name]; ok {
 		return errConflict("endpoint with name %s already exists in network %s", x.c.Name, n.Name)
 	}
-	s := &EndpointSettings{NetworkID: n.ID}
-	if es != nil {
-		s.Aliases, s.IPv4Address, s.IPv6Address = es.Aliases, es.IPv4Address, es.IPv6Address
-	}
+	s := askedEndpoint(n.ID, es)
 	if x.c.State.Running() {
 		ep, err := e.nets.Connect(n.ID, connectRequest(&x.c, s, nil))
 		if err != nil {

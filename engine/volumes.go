@@ -67,8 +67,6 @@ func (e *Engine) setupVolumes(c *Container) (made []string, err error) {
 		if !path.IsAbs(v) {
 			return nil, errInvalid("invalid volume %q: the path in the container must be absolute", v)
 		}
-	}
-	for _, v := range c.Config.Volumes {
 		if !targets[path.Clean(v)] {
 			hc.Mounts = append(hc.Mounts, specgen.Mount{Type: "volume", Target: v})
 			targets[path.Clean(v)] = true

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -88,8 +90,7 @@ func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	resp := inspectResponse(c, s.engine.ExecIDs(c.ID))
-	resp.Mounts = apiMounts(c.HostConfig.Mounts, s.volumeMountpoint)
+	resp := inspectResponse(c, s.engine.ExecIDs(c.ID), s.volumeMountpoint)
 	s.addModeNetwork(resp.NetworkSettings.Networks, c)
 	if compareVersions(versionOf(r), "1.52") < 0 {
 		writeJSON(w, http.StatusOK, withLegacyNetworkSettings(resp))
@@ -222,10 +223,6 @@ func containerFilter(f map[string][]string, e *engine.Engine) (func(*engine.Cont
 	}
 	any := func(key string, ok func(string) bool) bool { return anyValue(f, key, ok) }
 	return func(c *engine.Container) bool {
-		published := make([]string, 0, len(c.HostConfig.PortBindings))
-		for k := range c.HostConfig.PortBindings {
-			published = append(published, k)
-		}
 		return any("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) &&
 			any("name", func(v string) bool { return strings.Contains(c.Name, strings.TrimPrefix(v, "/")) }) &&
 			labelsMatch(f["label"], c.Config.Labels) &&
@@ -247,7 +244,7 @@ func containerFilter(f map[string][]string, e *engine.Engine) (func(*engine.Cont
 			any("network", func(v string) bool { return onNetwork(c, v) }) &&
 			any("is-task", func(v string) bool { return v == "false" }) &&
 			any("volume", func(v string) bool { return mountsVolume(c, v) }) &&
-			any("publish", func(v string) bool { return portsMatch(v, published) }) &&
+			any("publish", func(v string) bool { return portsMatch(v, slices.Collect(maps.Keys(c.HostConfig.PortBindings))) }) &&
 			any("expose", func(v string) bool { return portsMatch(v, c.Config.ExposedPorts) })
 	}, nil
 }

@@ -16,8 +16,8 @@ import (
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/ids"
 	"github.com/berth-dev/berth/specgen"
+	"github.com/berth-dev/berth/volume"
 )
 
 // engineCreate translates the API's create request for the engine.
@@ -255,17 +255,14 @@ func mountTarget(t string) (string, error) {
 	return path.Clean(t), nil
 }
 
-// checkVolumeName is the local driver's rule for a volume's name, with
-// Docker's errors (a relative host path reads as a name, hence the hint).
+// checkVolumeName is -v's and --mount's check of a volume's name: the
+// local driver's rule (volume.CheckName), with Docker's own error for a
+// one-character name.
 func checkVolumeName(name string) error {
 	if len(name) == 1 {
 		return fmt.Errorf("create %s: volume name is too short, names should be at least two alphanumeric characters: %w", name, errdefs.ErrInvalidArgument)
 	}
-	if !ids.ValidName(name, 2) {
-		return fmt.Errorf(`create %s: %q includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path: %w`,
-			name, name, errdefs.ErrInvalidArgument)
-	}
-	return nil
+	return volume.CheckName(name)
 }
 
 // convertMount translates a --mount (HostConfig.Mounts) with Docker's
@@ -402,8 +399,9 @@ func timeString(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// inspectResponse is GET /containers/{id}/json.
-func inspectResponse(c *engine.Container, execIDs []string) container.InspectResponse {
+// inspectResponse is GET /containers/{id}/json; mountpoint gives a
+// volume's directory (see apiMounts).
+func inspectResponse(c *engine.Container, execIDs []string, mountpoint func(name string) string) container.InspectResponse {
 	hc := &c.HostConfig
 	st := &container.State{
 		Status: container.ContainerState(c.State.Status), Running: c.State.Running(),
@@ -479,12 +477,11 @@ func inspectResponse(c *engine.Container, execIDs []string) container.InspectRes
 	if ahc.LogConfig.Config == nil {
 		ahc.LogConfig.Config = map[string]string{}
 	}
-	mounts := apiMounts(hc.Mounts, nil)
 	return container.InspectResponse{
 		ID: c.ID, Created: timeString(c.Created), Path: c.Path, Args: nonNil(c.Args), State: st,
 		Image: c.ImageID.String(), ResolvConfPath: c.ResolvConfPath, HostnamePath: c.HostnamePath,
 		HostsPath: c.HostsPath, LogPath: c.LogPath, Name: "/" + c.Name, RestartCount: c.RestartCount,
-		Driver: "overlay2", Platform: "linux", ExecIDs: execIDs, HostConfig: ahc, Mounts: mounts,
+		Driver: "overlay2", Platform: "linux", ExecIDs: execIDs, HostConfig: ahc, Mounts: apiMounts(hc.Mounts, mountpoint),
 		Config: cfg, NetworkSettings: networkSettings(c),
 	}
 }

@@ -180,7 +180,7 @@ func TestOnNetwork(t *testing.T) {
 }
 
 func TestLegacyNetworkSettings(t *testing.T) {
-	resp := inspectResponse(running(), nil)
+	resp := inspectResponse(running(), nil, nil)
 	b, err := json.Marshal(withLegacyNetworkSettings(resp))
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +232,7 @@ func TestEngineCreateNetworking(t *testing.T) {
 		t.Errorf("endpoints with something asked: %v", req.Networks)
 	}
 	c := &engine.Container{HostConfig: req.HostConfig}
-	out := inspectResponse(c, nil)
+	out := inspectResponse(c, nil, nil)
 	if !out.HostConfig.PublishAllPorts || out.HostConfig.PortBindings[network.MustParsePort("80/tcp")][0].HostPort != "8080" {
 		t.Errorf("inspect HostConfig = %+v", out.HostConfig)
 	}

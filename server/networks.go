@@ -74,8 +74,9 @@ func (s *Server) networkList(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
+	_, needUse := f["dangling"]
 	for _, n := range m.List() {
-		if match(n, len(m.Endpoints(n.ID)) > 0) {
+		if match(n, needUse && len(m.Endpoints(n.ID)) > 0) {
 			out = append(out, network.Summary{Network: apiNetwork(n)})
 		}
 	}
@@ -89,23 +90,20 @@ func (s *Server) networkList(w http.ResponseWriter, r *http.Request) {
 func networkFilter(f map[string][]string) (func(n *bnetwork.Network, inUse bool) bool, error) {
 	for k, vs := range f {
 		switch k {
-		case "name", "id", "driver", "scope", "label":
+		case "name", "id", "driver", "scope", "label", "dangling":
 		case "type":
 			for _, v := range vs {
 				if v != "custom" && v != "builtin" {
 					return nil, fmt.Errorf("invalid filter: 'type'='%s': %w", v, errdefs.ErrInvalidArgument)
 				}
 			}
-		case "dangling":
-			if len(vs) > 1 {
-				return nil, fmt.Errorf(`got more than one value for filter key "dangling": %w`, errdefs.ErrInvalidArgument)
-			}
-			if _, err := parseDangling(vs[0]); err != nil {
-				return nil, err
-			}
 		default:
 			return nil, fmt.Errorf("invalid filter '%s': %w", k, errdefs.ErrInvalidArgument)
 		}
+	}
+	dangling, err := danglingFilter(f)
+	if err != nil {
+		return nil, err
 	}
 	any := func(key string, ok func(string) bool) bool { return anyValue(f, key, ok) }
 	return func(n *bnetwork.Network, inUse bool) bool {
@@ -115,24 +113,29 @@ func networkFilter(f map[string][]string) (func(n *bnetwork.Network, inUse bool)
 			any("scope", func(v string) bool { return v == "local" }) &&
 			labelsMatch(f["label"], n.Labels) &&
 			any("type", func(v string) bool { return (v == "builtin") == n.Predefined() }) &&
-			any("dangling", func(v string) bool {
-				dangling, _ := parseDangling(v)
-				if dangling {
-					return !n.Predefined() && !inUse
-				}
-				return n.Predefined() || inUse
-			})
+			(dangling == nil || *dangling == (!n.Predefined() && !inUse))
 	}, nil
 }
 
-func parseDangling(v string) (bool, error) {
-	switch v {
-	case "1", "true":
-		return true, nil
-	case "0", "false":
-		return false, nil
+// danglingFilter is the dangling filter's one value, nil if it is not
+// given.
+func danglingFilter(f map[string][]string) (*bool, error) {
+	vs, ok := f["dangling"]
+	if !ok {
+		return nil, nil
 	}
-	return false, fmt.Errorf(`invalid value for filter 'dangling', must be "true" (or "1"), or "false" (or "0"): %w`, errdefs.ErrInvalidArgument)
+	if len(vs) != 1 {
+		return nil, fmt.Errorf(`got more than one value for filter key "dangling": %w`, errdefs.ErrInvalidArgument)
+	}
+	var d bool
+	switch vs[0] {
+	case "1", "true":
+		d = true
+	case "0", "false":
+	default:
+		return nil, fmt.Errorf(`invalid value for filter 'dangling', must be "true" (or "1"), or "false" (or "0"): %w`, errdefs.ErrInvalidArgument)
+	}
+	return &d, nil
 }
 
 // matchRegexp is Docker's filter match: equal, or the value as a regular

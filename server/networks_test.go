@@ -66,7 +66,7 @@ func TestNetworkFilter(t *testing.T) {
 		}
 	}
 	for _, f := range []map[string][]string{
-		{"bogus": {"x"}}, {"type": {"other"}}, {"dangling": {"maybe"}}, {"dangling": {"true", "false"}},
+		{"bogus": {"x"}}, {"type": {"other"}}, {"dangling": {"maybe"}}, {"dangling": {"true", "false"}}, {"dangling": {}},
 	} {
 		if _, err := networkFilter(f); err == nil {
 			t.Errorf("filter %v: no error", f)

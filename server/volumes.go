@@ -38,18 +38,10 @@ type volumeAPI struct {
 }
 
 func (s *Server) volumeRoutes() {
-	a := &volumeAPI{
-		events: s.events,
-		store:  s.engineVolumes,
-		users: func(name string) []string {
-			if s.engine == nil {
-				return nil
-			}
-			return s.engine.VolumeUsers(name)
-		},
-	}
+	// Without an engine there is no store, and users is never asked.
+	a := &volumeAPI{events: s.events, store: s.engineVolumes}
 	if s.engine != nil {
-		a.removeFn = s.engine.RemoveVolume
+		a.users, a.removeFn = s.engine.VolumeUsers, s.engine.RemoveVolume
 	}
 	a.routes(s.mux)
 }
@@ -68,11 +60,8 @@ func (a *volumeAPI) routes(m *http.ServeMux) {
 // volumeMountpoint is the host directory of a volume, for a container's
 // inspect ("" if the volume is not found).
 func (s *Server) volumeMountpoint(name string) string {
-	if s.engine == nil || name == "" {
-		return ""
-	}
-	st := s.engine.Volumes()
-	if st == nil {
+	st := s.engineVolumes()
+	if st == nil || name == "" {
 		return ""
 	}
 	v, err := st.Get(name)
@@ -113,22 +102,16 @@ func apiVolume(v *volume.Volume) volumetypes.Volume {
 // by key or key=value (all must hold), dangling true (no container mounts
 // the volume) or false.
 func volumeFilter(f map[string][]string) (func(v volumetypes.Volume, inUse bool) bool, error) {
-	var dangling *bool
-	for k, vs := range f {
+	for k := range f {
 		switch k {
-		case "name", "driver", "label":
-		case "dangling":
-			if len(vs) != 1 {
-				return nil, fmt.Errorf(`got more than one value for filter key "dangling": %w`, errdefs.ErrInvalidArgument)
-			}
-			d, err := parseDangling(vs[0])
-			if err != nil {
-				return nil, err
-			}
-			dangling = &d
+		case "name", "driver", "label", "dangling":
 		default:
 			return nil, fmt.Errorf("invalid filter '%s': %w", k, errdefs.ErrInvalidArgument)
 		}
+	}
+	dangling, err := danglingFilter(f)
+	if err != nil {
+		return nil, err
 	}
 	anyOf := func(key string, ok func(string) bool) bool { return anyValue(f, key, ok) }
 	return func(v volumetypes.Volume, inUse bool) bool {
@@ -263,17 +246,13 @@ func (a *volumeAPI) remove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	force := boolQuery(r, "force")
-	if _, err := st.Get(name); err != nil {
-		if force && errors.Is(err, errdefs.ErrNotFound) {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		writeError(w, err)
-		return
+	// Looked up first, so that a missing volume is a 404 whoever names it.
+	_, err := st.Get(name)
+	if err == nil {
+		err = a.removeUnused(st, name)
 	}
-	if err := a.removeUnused(st, name); err != nil {
-		if force && errors.Is(err, errdefs.ErrNotFound) {
+	if err != nil {
+		if boolQuery(r, "force") && errors.Is(err, errdefs.ErrNotFound) {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
@@ -353,9 +332,9 @@ func (a *volumeAPI) export(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	lw := &lazyWriter{w: w, contentType: "application/x-tar"}
-	if err := st.Export(name, lw); err != nil {
-		if !lw.started {
+	cw := &countWriter{w: w, header: func() { w.Header().Set("Content-Type", "application/x-tar") }}
+	if err := st.Export(name, cw); err != nil {
+		if cw.n == 0 {
 			writeError(w, err)
 			return
 		}
@@ -363,30 +342,6 @@ func (a *volumeAPI) export(w http.ResponseWriter, r *http.Request) {
 		// tar that looks whole.
 		panic(http.ErrAbortHandler)
 	}
-	if !lw.started {
-		lw.start()
-	}
-}
-
-// lazyWriter sends a 200 with its content type at the first write, so
-// that an error before any output can still be an error response.
-type lazyWriter struct {
-	w           http.ResponseWriter
-	contentType string
-	started     bool
-}
-
-func (l *lazyWriter) start() {
-	l.started = true
-	l.w.Header().Set("Content-Type", l.contentType)
-	l.w.WriteHeader(http.StatusOK)
-}
-
-func (l *lazyWriter) Write(p []byte) (int, error) {
-	if !l.started {
-		l.start()
-	}
-	return l.w.Write(p)
 }
 
 // importTar is PUT /volumes/{name}/import: the request body, a tar (plain,

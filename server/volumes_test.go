@@ -231,7 +231,7 @@ func TestVolumeFilter(t *testing.T) {
 		}
 	}
 	for _, f := range []map[string][]string{
-		{"bogus": {"x"}}, {"dangling": {"maybe"}}, {"dangling": {"true", "false"}}, {"until": {"1h"}},
+		{"bogus": {"x"}}, {"dangling": {"maybe"}}, {"dangling": {"true", "false"}}, {"dangling": {}}, {"until": {"1h"}},
 	} {
 		if _, err := volumeFilter(f); !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Errorf("filter %v: %v, want an invalid argument", f, err)

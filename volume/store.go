@@ -199,9 +199,8 @@ func (s *Store) Create(req CreateRequest) (*Volume, error) {
 	if name == "" {
 		name, anon = ids.New(), true
 	}
-	if !ids.ValidName(name, 2) {
-		return nil, fmt.Errorf(`create %s: %q includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path: %w`,
-			name, name, errdefs.ErrInvalidArgument)
+	if err := CheckName(name); err != nil {
+		return nil, err
 	}
 	driver := req.Driver
 	if driver == "" {
@@ -249,6 +248,17 @@ func (s *Store) Create(req CreateRequest) (*Volume, error) {
 	}
 	s.vols[name] = v
 	return v.clone(), nil
+}
+
+// CheckName is the local driver's rule for a volume's name,
+// [a-zA-Z0-9][a-zA-Z0-9_.-]+, with Docker's error (ErrInvalidArgument; a
+// relative host path reads as a name, hence the hint).
+func CheckName(name string) error {
+	if !ids.ValidName(name, 2) {
+		return fmt.Errorf(`create %s: %q includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path: %w`,
+			name, name, errdefs.ErrInvalidArgument)
+	}
+	return nil
 }
 
 // checkOptions checks the local driver's options.

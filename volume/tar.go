@@ -226,24 +226,12 @@ func emptyDir(dir string, st *unix.Stat_t) error {
 	for _, n := range names {
 		errs = append(errs, os.RemoveAll(filepath.Join(dir, n)))
 	}
-	errs = append(errs, os.Lchown(dir, int(st.Uid), int(st.Gid)), os.Chmod(dir, fs.FileMode(st.Mode&0o777)|unixModeBits(st.Mode)))
+	errs = append(errs, os.Lchown(dir, int(st.Uid), int(st.Gid)))
+	// After the chown, which clears setuid and setgid.
+	if err := unix.Chmod(dir, st.Mode&0o7777); err != nil {
+		errs = append(errs, &fs.PathError{Op: "chmod", Path: dir, Err: err})
+	}
 	return errors.Join(errs...)
-}
-
-// unixModeBits are the setuid, setgid and sticky bits of a stat mode, as
-// fs.FileMode bits.
-func unixModeBits(m uint32) fs.FileMode {
-	var fm fs.FileMode
-	if m&unix.S_ISUID != 0 {
-		fm |= fs.ModeSetuid
-	}
-	if m&unix.S_ISGID != 0 {
-		fm |= fs.ModeSetgid
-	}
-	if m&unix.S_ISVTX != 0 {
-		fm |= fs.ModeSticky
-	}
-	return fm
 }
 
 // importTar checks the tar r entry by entry (checkEntries) on its way to
