@@ -42,6 +42,10 @@ type Cgroup struct {
 	mu      sync.Mutex
 	unified bool // pure cgroup v2 host
 	mgr     manager
+	// The plain v1 case (fastv1.go): paths computed here, no cpuset or
+	// realtime settings. fresh: Apply made every directory, so the first
+	// Set writes the device rules without reading them back.
+	plain, fresh bool
 }
 
 // DefaultParent is the parent of cgroups created for an empty cgroupsPath.
@@ -79,11 +83,13 @@ func New(cgroupsPath, id string, res *specs.LinuxResources) (*Cgroup, error) {
 	if r.Unified != nil {
 		return nil, fieldErr("unified", "needs a cgroup v2 host (this host uses cgroup v1)")
 	}
-	m, err := fs.NewManager(cfg, nil)
+	paths, plain := fastV1Paths(p, cgroups.IsCgroup2HybridMode())
+	m, err := fs.NewManager(cfg, paths)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup %s: %w", p, err)
 	}
-	return &Cgroup{mgr: m}, nil
+	plain = plain && r.CpusetCpus == "" && r.CpusetMems == "" && r.CpuRtPeriod == 0 && r.CpuRtRuntime == 0
+	return &Cgroup{mgr: m, plain: plain}, nil
 }
 
 // resolvePath turns spec.Linux.CgroupsPath into a cleaned path suitable for
@@ -183,6 +189,11 @@ func checkLoadedPath(p string) error {
 func (c *Cgroup) Apply(pid int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.plain && pid == -1 && fastApply(c.mgr.GetPaths()) {
+		c.plain, c.fresh = false, true
+		return nil
+	}
+	c.plain = false
 	return c.mgr.Apply(pid)
 }
 
@@ -289,6 +300,14 @@ func (c *Cgroup) Set(res *specs.LinuxResources) error {
 	}
 	if err := checkV1MemoryUsage(paths["memory"], r); err != nil {
 		return err
+	}
+	if c.fresh && !r.SkipDevices {
+		c.fresh = false
+		done, err := fastDevices(paths["devices"], r.Devices)
+		if err != nil {
+			return err
+		}
+		r.SkipDevices = done
 	}
 	if err := c.mgr.Set(r); err != nil {
 		return err
