@@ -14,7 +14,7 @@ const module = "github.com/berth-dev/berth"
 // import only packages of a lower level (and its own subpackages).
 var level = map[string]int{
 	// L0
-	"errdefs": 0, "reference": 0, "ids": 0, "mount": 0, "atomicfile": 0,
+	"errdefs": 0, "reference": 0, "ids": 0, "mount": 0, "atomicfile": 0, "trash": 0,
 	// L1, lower row: formats, blobs, the registry client, the OCI runtime
 	"archive": 1, "content": 1, "remote": 1, "runtime": 1, "logs": 1, "events": 1,
 	// L1, lower row, built on archive

@@ -46,6 +46,17 @@ make_netns() {
 	NETNS[$1]=$f
 }
 
+# run_dir dir: dir made and, unless BENCH_RUN_TMPFS=0, a tmpfs mounted on it
+# (unmounted by release_tmp): where an engine keeps its runtime state
+# (sockets, state files, bundles), as /run is a tmpfs where they run for real
+# (berth's /run/berth, dockerd's /var/run/docker, containerd's
+# /run/containerd, podman's /run/containers). Every engine gets the same.
+run_dir() {
+	mkdir -p "$1"
+	[ "${BENCH_RUN_TMPFS:-1}" = 1 ] || return 0
+	mount -t tmpfs -o mode=0711,size=1g bench-run "$1" || die "tmpfs on $1 failed"
+}
+
 # start_dockerd starts a private containerd and dockerd under a directory of
 # the run's own. With no NETNS[docker], dockerd runs with no bridge, iptables
 # or ip_forward, and leaves the host's network alone. With one, both run in
@@ -62,6 +73,8 @@ start_dockerd() { # dir: our own containerd and dockerd under dir
 	netargs=(--bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false)
 	if [ ${#NSENTER[@]} -gt 0 ]; then netargs=(); fi
 	mkdir -p "$d/containerd"
+	run_dir "$d/containerd/state"
+	run_dir "$d/exec"
 	# containerd of our own, so that every path it uses (opt included) is ours.
 	cat >"$d/containerd.toml" <<-EOF
 		version = 2
@@ -177,6 +190,7 @@ start_berth() {
 	fi
 	[ -x "$bin" ] || die "berth: missing $bin"
 	mkdir -p "$T/bin" "$T/berth"
+	run_dir "$T/bx"
 	cp "$bin" "$T/bin/berth" # a rebuild by someone else during the run changes nothing
 	BERTHBIN=$T/bin/berth
 	LABEL[berth]="berth $("$BERTHBIN" --version 2>/dev/null | sed 's/^berth version //' | cut -c1-40)"
@@ -196,7 +210,8 @@ start_berth() {
 start_podman() {
 	local p=$T/podman
 	command -v "$PODMAN" >/dev/null || { not_available podman "not installed"; return; }
-	mkdir -p "$p/root" "$p/run" "$p/tmp" "$p/networks"
+	mkdir -p "$p/root" "$p/tmp" "$p/networks"
+	run_dir "$p/run"
 	# podman 4.3 asks for nofile 1048576 unless told otherwise (shared/notes/PEERS.md).
 	cat >"$p/containers.conf" <<-EOF
 		[containers]
@@ -266,7 +281,7 @@ machine_line() {
 		cg="cgroup v1 controllers + cgroup2 at /sys/fs/cgroup/unified holding '$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)'"
 	fi
 	fs=$(df -PT "$1" | awk 'NR==2 {print $2}')
-	echo "$PRETTY_NAME ($(cat /etc/debian_version 2>/dev/null || echo ?)), kernel $(uname -r), $(nproc) cores ($cpu), $mem RAM, $cg, stores on $fs; $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "$PRETTY_NAME ($(cat /etc/debian_version 2>/dev/null || echo ?)), kernel $(uname -r), $(nproc) cores ($cpu), $mem RAM, $cg, stores on $fs, runtime state on $([ "${BENCH_RUN_TMPFS:-1}" = 1 ] && echo tmpfs || echo "$fs"); $(date -u '+%Y-%m-%d %H:%M UTC')"
 }
 
 # berth installs its init program in runtime.DefaultInitDir whatever the exec

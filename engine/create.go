@@ -401,7 +401,7 @@ func (e *Engine) cleanupFiles(id string) {
 	if err := e.layers.RemoveActive(id); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		e.warn(fmt.Sprintf("container %s: writable layer: %v", id, err))
 	}
-	if err := os.RemoveAll(e.containerDir(id)); err != nil {
+	if err := e.trash.Discard(e.containerDir(id)); err != nil {
 		e.warn(fmt.Sprintf("container %s: %v", id, err))
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/berth-dev/berth/network"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/snapshot"
+	"github.com/berth-dev/berth/trash"
 	"github.com/berth-dev/berth/volume"
 )
 
@@ -68,6 +69,9 @@ type Engine struct {
 
 	warmer cgroupWarmer
 	spares spares
+	// trash deletes removed containers' records and logs (DataRoot/trash)
+	// off the request's path.
+	trash *trash.Bin
 
 	ctx    context.Context // ends at Close: monitors and restarts stop
 	cancel context.CancelFunc
@@ -94,6 +98,11 @@ func New(o Options) (*Engine, error) {
 			return nil, err
 		}
 	}
+	bin, err := trash.New(filepath.Join(e.root, "trash"), func(err error) { e.warn(err.Error()) })
+	if err != nil {
+		return nil, err
+	}
+	e.trash = bin
 	if err := e.load(); err != nil {
 		return nil, err
 	}
@@ -104,11 +113,15 @@ func New(o Options) (*Engine, error) {
 }
 
 // Close stops watching containers; they keep running, supervised by their
-// shims.
+// shims. It returns once removed containers' files are deleted.
 func (e *Engine) Close() {
 	e.cancel()
 	e.wg.Wait()
 	e.spares.close()
+	e.trash.Wait()
+	if e.layers != nil {
+		e.layers.WaitRemovals()
+	}
 }
 
 // load reads every container record. A directory without a readable record

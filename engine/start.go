@@ -103,6 +103,9 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 	if err != nil {
 		return err
 	}
+	if c.HostConfig.AutoRemove {
+		m.Volatile() // the layer goes with the container: no syncs, a quick unmount
+	}
 	if err := m.MountAt(rootfs); err != nil {
 		return err
 	}
@@ -270,13 +273,26 @@ func (e *Engine) monitor(x *ctr, sc *shim.Client) {
 
 // exited records the end of a run and applies the restart policy.
 func (e *Engine) exited(x *ctr, st *shim.Status) {
+	tt := newTracer(x.c.ID)
+	if tt != nil && !st.ExitedAt.IsZero() {
+		tt.last = st.ExitedAt // the shim's reap
+		tt.step("exit: seen by the daemon")
+	}
 	dir := e.stateDir(x.c.ID)
 	e.disconnectNetworks(x.c.ID)
 	e.unmountVolumes(x.snapshot())
+	tt.step("exit: networks, volumes")
 	if err := unmountAll(filepath.Join(dir, "rootfs")); err != nil {
 		e.warn(fmt.Sprintf("container %s: unmount rootfs: %v", x.c.ID, err))
 	}
+	tt.step("exit: rootfs unmounted")
+	if tt != nil { // the shim's steps, before they go with its directory
+		if b, err := os.ReadFile(filepath.Join(dir, "trace.log")); err == nil {
+			fmt.Fprintf(os.Stderr, "trace %s shim:\n%s", tt.id, b)
+		}
+	}
 	_ = os.RemoveAll(dir)
+	tt.step("exit: state removed")
 	x.mu.Lock()
 	e.stopHealth(x)
 	ranFor := st.ExitedAt.Sub(x.c.State.StartedAt)
@@ -303,6 +319,7 @@ func (e *Engine) exited(x *ctr, st *shim.Status) {
 	} else {
 		_ = e.save(x)
 	}
+	tt.step("exit: recorded")
 	snap := x.c
 	if x.exited != nil {
 		close(x.exited)
@@ -323,6 +340,7 @@ func (e *Engine) exited(x *ctr, st *shim.Status) {
 		if err := e.Remove(context.Background(), snap.ID, RemoveOptions{Force: true, Volumes: true}); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			e.warn(fmt.Sprintf("container %s: auto-remove: %v", snap.ID, err))
 		}
+		tt.step("exit: auto-removed")
 	}
 }
 

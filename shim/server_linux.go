@@ -370,8 +370,10 @@ func (s *server) reap() {
 			st.ExitCode, st.Error = 255, err.Error()
 		}
 	})
+	runtime.Trace("shim: reaped")
 	rt := s.runtime()
 	st.OOMKilled = rt.OOMKilled(s.cfg.ID)
+	runtime.Trace("shim: oom checked")
 	// Let the output drain: processes still holding the pipes (a daemon
 	// outside a PID namespace) get two seconds.
 	drained := make(chan struct{})
@@ -383,7 +385,9 @@ func (s *server) reap() {
 	if s.logw != nil {
 		s.logw.Close()
 	}
+	runtime.Trace("shim: output drained")
 	_ = rt.Delete(s.cfg.ID, true)
+	runtime.Trace("shim: runtime deleted")
 	b := appendStatus(nil, st)
 	// No fsync: the exec root is a tmpfs that a host crash loses anyway.
 	_ = atomicfile.Replace(filepath.Join(s.dir, ExitFile), b, 0o600)
@@ -409,6 +413,7 @@ func (s *server) reap() {
 		_ = reply(c, Response{Status: &st})
 		c.Close()
 	}
+	runtime.Trace("shim: waiters answered")
 }
 
 func (s *server) closeStdio() {

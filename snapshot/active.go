@@ -118,7 +118,8 @@ func (s *Store) mount(key string, lowers []string) (*Mount, error) {
 			"upperdir=" + rel + upperDir,
 			"workdir=" + rel + workDir,
 		},
-		Dir: s.root,
+		Dir:  s.root,
+		work: s.path(activeDir, key, workDir),
 	}
 	if n := len(strings.Join(m.Options, ",")); n > maxOptions {
 		return nil, fmt.Errorf("snapshot %q: %d layers need %d bytes of mount options, more than mount(2) takes (%d): %w", key, len(lowers), n, maxOptions, errdefs.ErrInvalidArgument)

@@ -43,7 +43,8 @@
 //	<root>/active/<key>/upper    an active snapshot's upper directory
 //	<root>/active/<key>/work     and overlayfs' work directory
 //	<root>/active/<key>/parent   the chain it is on
-//	<root>/tmp/<random>/         unpacks and removals in progress
+//	<root>/tmp/<random>/         unpacks in progress
+//	<root>/trash/<random>        removed layers and snapshots, being deleted
 //	<root>/salt                  the key of the short link names
 //
 // mount(2) takes one page of options, and an image can have a hundred
@@ -63,6 +64,11 @@
 // short links. Layer data is untrusted: [archive.Apply] keeps it inside the
 // layer's directory, and Unpack refuses a layer whose content does not give
 // its chain ID.
+//
+// Removing a layer or an active snapshot is one rename into trash/; the
+// files are deleted there by a background goroutine (package trash), and by
+// the next Open if the process ends first. [Store.WaitRemovals] waits for
+// that deletion.
 //
 // Package image must not Remove a layer that an Unpack in progress is
 // putting a layer on; Remove refuses only while a layer or an active

@@ -202,13 +202,17 @@ func names(t *testing.T, dir string) []string {
 	return out
 }
 
-// leftovers lists what the store has in tmp/ and layers/ besides whole
+// leftovers lists what the store has in tmp/, trash/ and layers/ besides whole
 // layers (names of complete layers are left out).
 func leftovers(t *testing.T, s *Store) []string {
 	t.Helper()
 	var out []string
+	s.WaitRemovals()
 	for _, n := range names(t, filepath.Join(s.Root(), tmpDir)) {
 		out = append(out, "tmp/"+n)
+	}
+	for _, n := range names(t, filepath.Join(s.Root(), trashDir)) {
+		out = append(out, "trash/"+n)
 	}
 	for _, n := range names(t, filepath.Join(s.Root(), layersDir)) {
 		if !s.complete(n) {

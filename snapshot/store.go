@@ -17,6 +17,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/trash"
 )
 
 // Store is a directory of unpacked layers and active snapshots. Its methods
@@ -32,6 +33,8 @@ type Store struct {
 
 	flightMu sync.Mutex
 	inflight map[digest.Digest]*flight // unpacks under way, by chain ID
+
+	trash *trash.Bin // removed layers and active snapshots, deleted in the background
 }
 
 // Directories and files below the root.
@@ -39,6 +42,7 @@ const (
 	layersDir = "layers"
 	linksDir  = "l"
 	tmpDir    = "tmp"
+	trashDir  = "trash"
 	activeDir = "active"
 	saltFile  = "salt"
 
@@ -59,7 +63,7 @@ const (
 )
 
 // Open opens the store at root, creating it if need be, and clears what a
-// crash can leave: unpacks and removals in progress (tmp/), incomplete
+// crash can leave: unpacks in progress (tmp/), removals (trash/), incomplete
 // layers, and short links that lead nowhere. Work in progress of another
 // live process is left alone (it holds a lock on its directory).
 func Open(root string) (*Store, error) {
@@ -73,6 +77,9 @@ func Open(root string) (*Store, error) {
 		}
 	}
 	s := &Store{root: root, inflight: make(map[digest.Digest]*flight)}
+	if s.trash, err = trash.New(filepath.Join(root, trashDir), nil); err != nil {
+		return nil, fmt.Errorf("snapshot store: %w", err)
+	}
 	if s.salt, err = s.loadSalt(); err != nil {
 		return nil, err
 	}
@@ -87,6 +94,11 @@ func Open(root string) (*Store, error) {
 	}
 	return s, nil
 }
+
+// WaitRemovals returns once every layer and active snapshot removed so far
+// is deleted from the disk (removal itself is over when Remove or
+// RemoveActive returns: what is left is out of sight, in trash/).
+func (s *Store) WaitRemovals() { s.trash.Wait() }
 
 // Root returns the store's directory.
 func (s *Store) Root() string { return s.root }
@@ -188,17 +200,10 @@ func (s *Store) clearLinks() error {
 	return nil
 }
 
-// discard moves p out of sight into tmp/ (one rename, the point after
-// which it no longer exists) and removes it there.
+// discard moves p out of sight into trash/ (one rename, the point after
+// which it no longer exists); it is deleted there in the background.
 func (s *Store) discard(p string) error {
-	trash := s.path(tmpDir, rand.Text())
-	if err := os.Rename(p, trash); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		return fmt.Errorf("snapshot store: removing %s: %w", p, err)
-	}
-	if err := os.RemoveAll(trash); err != nil {
+	if err := s.trash.Discard(p); err != nil {
 		return fmt.Errorf("snapshot store: removing %s: %w", p, err)
 	}
 	return nil

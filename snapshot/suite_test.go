@@ -42,6 +42,7 @@ func testSuite(t *testing.T, newStore func(t *testing.T) *Store) {
 		{"BadNames", testBadNames},
 		{"DeepImage", testDeepImage},
 		{"Umask", testUmask},
+		{"Volatile", testVolatile},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newStore(t)) })
 	}
@@ -659,4 +660,59 @@ func testUmask(t *testing.T, s *Store) {
 			t.Errorf("parent %q: root directory mode %v, want 0755", parent, st.Mode().Perm())
 		}
 	}
+}
+
+// A volatile mount holds the same view, and the layer can be mounted again
+// after it (the kernel's mark is cleared), volatile or not.
+func testVolatile(t *testing.T, s *Store) {
+	img := threeLayers(t)
+	img.unpack(t, s)
+	m, err := s.Prepare("v", img.top())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Volatile()
+	root := mountAt(t, m)
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every kernel berth is tested on (Debian 12's 6.1 and later) has it
+	// (shown as "volatile", or "fsync=volatile" since 6.5).
+	if l := mountLine(string(b), root); !strings.Contains(l, "volatile") {
+		t.Errorf("mount without the volatile option: %q", l)
+	}
+	wantContent(t, root+"/etc/hostname", "L1")
+	if err := os.WriteFile(root+"/etc/hostname", []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unmount(root); err != nil {
+		t.Fatal(err)
+	}
+	for _, volatile := range []bool{false, true} {
+		m, err := s.ActiveMount("v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if volatile {
+			m.Volatile()
+		}
+		root := mountAt(t, m)
+		wantContent(t, root+"/etc/hostname", "mine")
+		if err := unmount(root); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RemoveActive("v"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mountLine(mountinfo, target string) string {
+	for _, l := range strings.Split(mountinfo, "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[4] == target {
+			return l
+		}
+	}
+	return ""
 }

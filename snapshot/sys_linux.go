@@ -28,6 +28,26 @@ type Mount struct {
 	Options []string
 	// Dir is the directory that relative paths in Options are relative to.
 	Dir string
+	// volatile: see Volatile.
+	volatile bool
+	// work is the overlay's work directory (absolute), when the store
+	// made the mount.
+	work string
+}
+
+// Volatile asks for an overlay mount whose upper directory is never synced
+// (the "volatile" option, Linux 5.10+): its unmount does not wait for the
+// disk (0.8 ms to 17 µs, measured on ext4) and fsync inside it returns at
+// once. For a writable layer thrown away with its container (run --rm), as
+// podman does for those. The kernel marks such a work directory and then
+// refuses to mount it again, meant for the layer a crash left half-written;
+// MountAt clears the mark, so a container whose start failed after the
+// mount can be started again (one whose host crashed goes anyway: it was
+// to be removed). A kernel without the option mounts without it.
+func (m *Mount) Volatile() {
+	if m.Type == "overlay" {
+		m.volatile = true
+	}
 }
 
 // maxOptions is the most mount(2) takes as data: one page, NUL included.
@@ -100,7 +120,22 @@ func (m *Mount) overlayData(target string) (string, error) {
 // options name relatively; the thread's file system context must be its
 // own.
 func (m *Mount) overlay(target, data string) error {
+	if m.work != "" {
+		if err := os.RemoveAll(filepath.Join(m.work, "work", "incompat")); err != nil {
+			return fmt.Errorf("overlay on %s: %w", target, err)
+		}
+	}
 	err := unix.Chdir(m.Dir)
+	if err == nil && m.volatile && len(data)+len(",volatile") <= maxOptions {
+		err = unix.Mount(m.Source, target, m.Type, 0, data+",volatile")
+		if err != unix.EINVAL {
+			if err != nil {
+				return fmt.Errorf("overlay on %s (from %s, %s,volatile): %w", target, m.Dir, data, err)
+			}
+			return nil
+		}
+		// EINVAL: a kernel before 5.10; the mount without the option.
+	}
 	if err == nil {
 		err = unix.Mount(m.Source, target, m.Type, 0, data)
 	}
