@@ -125,6 +125,107 @@ func TestShimHandsOverAttached(t *testing.T) {
 	}
 }
 
+// A resumed shim with nothing to do sleeps: the same process runs only the
+// C sleeper (sleep.c), and wakes for output, requests (exec, attach), a
+// daemon that comes back, and the container's end.
+func TestShimSleeps(t *testing.T) {
+	e := newEnv(t)
+	id := strings.TrimSpace(e.must("run", "-d", "-i", "--name", "quiet", "busybox", "sh", "-c",
+		`sleep 2; echo first; read x; echo got:$x; sleep 99999`))
+	pid, _ := strconv.Atoi(e.inspect("quiet", "{{.State.Pid}}"))
+	shim := e.sleepingShim(id)
+	if got := ppid(pid); got != shim {
+		t.Fatalf("the container's init %d has parent %d, want the sleeping shim %d", pid, got, shim)
+	}
+	// Asleep, the shim holds a few pages of its own: no Go heap.
+	if anon := rollup(t, shim, "Pss_Anon"); anon > 200 {
+		t.Errorf("a sleeping shim holds %d kB of anonymous memory, want < 200", anon)
+	}
+	// Output wakes it: the line is logged; then it sleeps again.
+	if !berthtest.WaitFor(5*time.Second, func() bool { return e.must("logs", "quiet") == "first\n" }) {
+		t.Fatalf("logs: %q", e.must("logs", "quiet"))
+	}
+	if e.sleepingShim(id) != shim {
+		t.Fatal("the shim's pid changed")
+	}
+	// A request wakes it.
+	if got := e.must("exec", "quiet", "echo", "exec-ok"); got != "exec-ok\n" {
+		t.Errorf("exec into a sleeping shim's container: %q", got)
+	}
+	e.sleepingShim(id)
+	// An attach with stdin: live output, then, once it is gone, sleep.
+	r := exe(3*time.Second, strings.NewReader("hello\n"), "docker", "-H", e.d.Host, "attach", "quiet")
+	if !strings.Contains(r.Stdout, "got:hello") {
+		t.Errorf("attach: %v", r)
+	}
+	e.sleepingShim(id)
+	// The daemon dies and comes back: it reaches the sleeping shim.
+	e.restartDaemon()
+	if got := e.must("exec", "quiet", "echo", "again"); got != "again\n" {
+		t.Errorf("exec after the daemon's restart: %q", got)
+	}
+	e.sleepingShim(id)
+	// The end wakes it too: the exit status reaches the daemon.
+	e.must("kill", "quiet")
+	if !berthtest.WaitFor(10*time.Second, func() bool { return e.inspect("quiet", "{{.State.Status}} {{.State.ExitCode}}") == "exited 137" }) {
+		t.Errorf("after kill: %q", e.inspect("quiet", "{{.State.Status}} {{.State.ExitCode}}"))
+	}
+	if !berthtest.WaitFor(5*time.Second, func() bool { return !berthtest.Alive(shim) }) {
+		t.Errorf("the shim %d outlived its container", shim)
+	}
+}
+
+// sleepingShim waits for the shim of container id to sleep ("berth shim
+// --sleep ... STATEDIR") and returns its pid.
+func (e *env) sleepingShim(id string) int {
+	e.t.Helper()
+	dir := filepath.Join(e.d.ExecRoot, "containers", id)
+	pid := 0
+	berthtest.WaitFor(10*time.Second, func() bool {
+		pid = shimWith(dir, "--sleep")
+		return pid != 0
+	})
+	if pid == 0 {
+		e.t.Fatalf("the shim of %s does not sleep", id)
+	}
+	return pid
+}
+
+// shimWith finds the shim of state directory dir that runs with mode
+// (--resume, --sleep) as its first argument after "shim".
+func shimWith(dir, mode string) int {
+	ents, _ := os.ReadDir("/proc")
+	for _, en := range ents {
+		p, err := strconv.Atoi(en.Name())
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile("/proc/" + en.Name() + "/cmdline")
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if len(args) >= 4 && args[1] == "shim" && args[2] == mode && args[len(args)-1] == dir {
+			return p
+		}
+	}
+	return 0
+}
+
+// rollup reads one figure (kB) of /proc/PID/smaps_rollup.
+func rollup(t *testing.T, pid int, key string) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, key+":"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return n
+		}
+	}
+	t.Fatalf("no %s in smaps_rollup of %d", key, pid)
+	return 0
+}
+
 type env struct {
 	t     *testing.T
 	d     *berthtest.Daemon
@@ -180,20 +281,8 @@ func (e *env) resumedShim(id string) int {
 	dir := filepath.Join(e.d.ExecRoot, "containers", id)
 	var pid int
 	berthtest.WaitFor(5*time.Second, func() bool {
-		ents, _ := os.ReadDir("/proc")
-		for _, en := range ents {
-			p, err := strconv.Atoi(en.Name())
-			if err != nil {
-				continue
-			}
-			b, _ := os.ReadFile("/proc/" + en.Name() + "/cmdline")
-			args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-			if len(args) == 5 && args[1] == "shim" && args[2] == "--resume" && args[4] == dir {
-				pid = p
-				return true
-			}
-		}
-		return false
+		pid = shimWith(dir, "--resume")
+		return pid != 0
 	})
 	if pid == 0 {
 		e.t.Fatalf("no shim of %s runs as \"berth shim --resume FD %s\"", id, dir)

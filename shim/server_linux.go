@@ -41,6 +41,11 @@ func Main(args []string, initExe func() (string, error)) int {
 	if len(args) == 3 && args[0] == "--resume" {
 		return resumeMain(args[1], args[2], initExe)
 	}
+	if len(args) == 6 && args[0] == "--sleep" {
+		// The sleeper (sleep.c) runs before this and never returns here;
+		// reached anyway (a build without it), the shim just goes on.
+		return resumeMain(args[3], args[5], initExe)
+	}
 	if len(args) != 2 || args[0] != "--spare" {
 		fmt.Fprintln(os.Stderr, "usage: berth shim --spare DIR (started by the daemon)")
 		return 2
@@ -126,6 +131,7 @@ type server struct {
 	// Handing over to a fresh image (handover_linux.go).
 	busy     int           // requests being answered
 	heavy    bool          // package runtime or encoding/json ran in this image (the set-up, an exec): hand over when idle
+	light    bool          // a resumed image: sleeps (see sleep.c) once idle for sleepDelay
 	noShed   bool          // a handover failed: stay
 	frozen   chan struct{} // non-nil while handing over; closed if it is given up
 	shedT    *time.Timer
@@ -339,6 +345,9 @@ type fanout struct {
 
 func (f *fanout) Write(p []byte) (int, error) {
 	f.s.mu.Lock()
+	if !f.s.heavy {
+		f.s.kick() // output: not asleep for another sleepDelay
+	}
 	var to []*attachment
 	for a := range f.s.attached {
 		a.mu.Lock()

@@ -87,11 +87,12 @@ host_state >"$HOST_BEFORE"
 # ---------------------------------------------------------------- cleanup
 # Supervisors of our containers: their command lines name the temp dir.
 # berth's are "berth shim --spare DIR" (a shim is started ahead of its
-# container), and "berth shim --resume FD STATEDIR" once a supervising shim
-# has handed over to its light second phase: the count includes the one idle
-# spare. Read as ${!re_var}.
+# container), "berth shim --resume FD STATEDIR" once a supervising shim has
+# handed over to its light second phase, and "berth shim --sleep PID FDS FD
+# EXE STATEDIR" while that phase sleeps (the C sleeper, a second of quiet
+# later): the count includes the one idle spare. Read as ${!re_var}.
 # shellcheck disable=SC2034
-SHIM_RE_berth="^berth shim (--spare |--resume [0-9]+ )?$T/" \
+SHIM_RE_berth="^berth shim (--spare |--resume [0-9]+ |--sleep [0-9]+ [0-9,]+ [0-9]+ [^ ]+ )?$T/" \
 	SHIM_RE_docker="containerd-shim-runc-v2 .*$T/" \
 	SHIM_RE_podman="conmon .*$T/"
 cleanup() {
