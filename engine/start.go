@@ -314,9 +314,11 @@ func (e *Engine) exited(x *ctr, st *shim.Status) {
 	if restart {
 		x.c.State.Status = StatusRestarting
 	}
-	if !restart && x.c.HostConfig.AutoRemove {
-		_ = e.saveSoon(x)
-	} else {
+	// A --rm container is removed below, its record with it: not written
+	// first (0.5 ms on the wait's path). After a crash in between, the
+	// record still says running, and the next daemon finds the shim gone
+	// and removes it through this same function.
+	if restart || !x.c.HostConfig.AutoRemove {
 		_ = e.save(x)
 	}
 	tt.step("exit: recorded")

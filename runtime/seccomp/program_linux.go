@@ -3,10 +3,7 @@
 package seccomp
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,14 +35,7 @@ func Compile(cfg *specs.LinuxSeccomp, cacheDir string) (*Program, error) {
 	}
 	var path string
 	if cacheDir != "" {
-		b, err := json.Marshal(cfg)
-		if err != nil {
-			return nil, err
-		}
-		// The tag names how programs are compiled: a cache made by an
-		// older berth is not used.
-		sum := sha256.Sum256(append([]byte(programTag), b...))
-		path = filepath.Join(cacheDir, hex.EncodeToString(sum[:]))
+		path = filepath.Join(cacheDir, cacheKey(cfg))
 		if p, err := readProgram(path); err == nil {
 			if err := probeFlags(p.Flags); err != nil {
 				return nil, fmt.Errorf("flags: %w", err)
