@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -22,11 +23,36 @@ const apiVersion = "1.56"
 // its dependencies compile large regexps at start-up, 0.7 ms and 400 KB for
 // every berth process, including each container's start.)
 type apiClient struct {
-	host    string
-	http    *http.Client
-	base    string // scheme://authority
-	dial    func(ctx context.Context) (net.Conn, error)
-	version string // negotiated API version
+	host string
+	http *http.Client
+	base string // scheme://authority
+	dial func(ctx context.Context) (net.Conn, error)
+	// mu guards version and settled (run's requests go out together).
+	mu      sync.Mutex
+	version string // API version of the requests
+	// settled: the daemon took a request at version (or said which it
+	// speaks). There is no ping first: a daemon that speaks an older API
+	// refuses the first request, and the client asks and sends it again.
+	settled bool
+}
+
+// apiVersion is the version requests are sent at.
+func (c *apiClient) apiVersion() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.version
+}
+
+func (c *apiClient) isSettled() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.settled
+}
+
+func (c *apiClient) setSettled() {
+	c.mu.Lock()
+	c.settled = true
+	c.mu.Unlock()
 }
 
 func newAPIClient(host string) (*apiClient, error) {
@@ -89,9 +115,12 @@ func (c *apiClient) negotiate(ctx context.Context) error {
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if v := resp.Header.Get("API-Version"); v != "" && versionLess(v, c.version) {
 		c.version = v
 	}
+	c.settled = true
 	return nil
 }
 
@@ -133,9 +162,61 @@ func (c *apiClient) send(ctx context.Context, method, path string, query url.Val
 	return c.sendRaw(ctx, method, path, query, bytes.NewReader(b), "application/json")
 }
 
+// settle asks the daemon which API version it speaks unless a request
+// already told: before a request that cannot be sent twice.
+func (c *apiClient) settle(ctx context.Context) error {
+	if c.isSettled() {
+		return nil
+	}
+	return c.negotiate(ctx)
+}
+
 // sendRaw sends one request with a streamed body of the given content type.
+// A body that can be read again (nil, bytes or strings) is sent again at
+// the daemon's API version if the daemon refused this one as too new;
+// before any other, the version is settled first.
 func (c *apiClient) sendRaw(ctx context.Context, method, path string, query url.Values, rd io.Reader, contentType string) (*http.Response, error) {
-	u := c.base + "/v" + c.version + path
+	// Only in-memory bodies: net/http closes a body that is a Closer (a
+	// file) once sent.
+	var seeker io.Seeker
+	switch r := rd.(type) {
+	case *bytes.Reader:
+		seeker = r
+	case *strings.Reader:
+		seeker = r
+	}
+	replayable := rd == nil || seeker != nil
+	if !replayable {
+		if err := c.settle(ctx); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := c.sendOnce(ctx, method, path, query, rd, contentType)
+	var ae *apiError
+	if c.isSettled() || !errors.As(err, &ae) || !tooNew(ae) {
+		if err == nil {
+			c.setSettled()
+		}
+		return resp, err
+	}
+	if err := c.negotiate(ctx); err != nil {
+		return nil, err
+	}
+	if seeker != nil {
+		if _, err := seeker.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+	}
+	return c.sendOnce(ctx, method, path, query, rd, contentType)
+}
+
+// tooNew is a daemon's refusal of a request's API version.
+func tooNew(e *apiError) bool {
+	return e.Status == http.StatusBadRequest && strings.Contains(e.Message, "client version") && strings.Contains(e.Message, "too new")
+}
+
+func (c *apiClient) sendOnce(ctx context.Context, method, path string, query url.Values, rd io.Reader, contentType string) (*http.Response, error) {
+	u := c.base + "/v" + c.apiVersion() + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}

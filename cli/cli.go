@@ -67,16 +67,10 @@ func (g *globals) address() string {
 	return DefaultHost
 }
 
-// client connects to the daemon and negotiates the API version.
-func (g *globals) client(ctx context.Context) (*apiClient, error) {
-	c, err := newAPIClient(g.address())
-	if err != nil {
-		return nil, err
-	}
-	if err := c.negotiate(ctx); err != nil {
-		return nil, err
-	}
-	return c, nil
+// client is the daemon's API client; the API version is settled by the
+// first request (see apiClient.sendRaw).
+func (g *globals) client(context.Context) (*apiClient, error) {
+	return newAPIClient(g.address())
 }
 
 func ctx(cmd *cobra.Command) context.Context {

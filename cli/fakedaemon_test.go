@@ -45,6 +45,7 @@ type request struct {
 	Query        url.Values
 	Body         []byte
 	Upgrade      bool
+	Version      string // the API version in the path ("" without one)
 }
 
 func (r request) String() string {
@@ -74,6 +75,8 @@ type fakeDaemon struct {
 	responses    map[string]string
 	notFound     bool   // every GET of an object answers 404
 	archiveRoot  string // the container's root for /containers/{id}/archive (cp_test.go)
+	maxVersion   string // refuses newer requests as dockerd does ("" accepts any)
+	pings        int
 
 	mu   sync.Mutex
 	reqs []request
@@ -116,14 +119,25 @@ func (f *fakeDaemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("API-Version", "1.51")
 	w.Header().Set("OSType", "linux")
 	path := versionPrefix.ReplaceAllString(r.URL.Path, "")
+	version := strings.TrimPrefix(versionPrefix.FindString(r.URL.Path), "/v")
+	if f.maxVersion != "" {
+		w.Header().Set("API-Version", f.maxVersion)
+	}
 	if path == "/_ping" {
+		f.mu.Lock()
+		f.pings++
+		f.mu.Unlock()
 		io.WriteString(w, "OK")
+		return
+	}
+	if f.maxVersion != "" && version != "" && versionLess(f.maxVersion, version) {
+		writeJSON(w, 400, fmt.Sprintf(`{"message":"client version %s is too new. Maximum supported API version is %s"}`, version, f.maxVersion))
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	f.reqs = append(f.reqs, request{Method: r.Method, Path: path, Query: r.URL.Query(), Body: body,
-		Upgrade: r.Header.Get("Upgrade") == "tcp"})
+		Upgrade: r.Header.Get("Upgrade") == "tcp", Version: version})
 	f.mu.Unlock()
 	if resp, ok := f.responses[r.Method+" "+path]; ok {
 		status, b, _ := strings.Cut(resp, " ")

@@ -47,7 +47,10 @@ func (c *apiClient) hijack(ctx context.Context, path string, query url.Values, b
 		rd = strings.NewReader(string(b))
 		contentType = "application/json"
 	}
-	u := c.base + "/v" + c.version + path
+	if err := c.settle(ctx); err != nil {
+		return nil, err
+	}
+	u := c.base + "/v" + c.apiVersion() + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -284,5 +286,41 @@ func TestNaturalLess(t *testing.T) {
 	})
 	if want := []string{"Z", "a1", "a1a", "a01b", "b", "net", "net2", "net02", "net10"}; !slices.Equal(names, want) {
 		t.Errorf("got %v, want %v", names, want)
+	}
+}
+
+// No ping before the first request: a daemon that speaks an older API
+// refuses it, and the client settles the version and sends it again; a
+// request whose body streams settles the version first.
+func TestAPIVersionSettledByTheFirstRequest(t *testing.T) {
+	var fake *fakeDaemon
+	out, err, reqs := runBerth(t, func(f *fakeDaemon) {
+		fake = f
+		f.responses = map[string]string{"POST /volumes/create": `201 {"Name":"v1","Driver":"local"}`}
+	}, "", "volume", "create", "v1")
+	if err != nil || out != "v1\n" || len(reqs) != 1 || reqs[0].Version != apiVersion || fake.pings != 0 {
+		t.Errorf("against a current daemon: %q %v %v, %d pings", out, err, reqs, fake.pings)
+	}
+
+	out, err, reqs = runBerth(t, func(f *fakeDaemon) {
+		fake = f
+		f.maxVersion = "1.41"
+		f.responses = map[string]string{"POST /volumes/create": `201 {"Name":"v1","Driver":"local"}`}
+	}, "", "volume", "create", "v1")
+	if err != nil || out != "v1\n" || len(reqs) != 1 || reqs[0].Version != "1.41" || fake.pings != 1 {
+		t.Errorf("against an older daemon: %q %v %v, %d pings", out, err, reqs, fake.pings)
+	}
+
+	tarball := filepath.Join(t.TempDir(), "v.tar")
+	if err := os.WriteFile(tarball, make([]byte, 1024), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, reqs = runBerth(t, func(f *fakeDaemon) {
+		fake = f
+		f.maxVersion = "1.41"
+		f.responses = map[string]string{"PUT /volumes/v1/import": `200 {}`}
+	}, "", "volume", "import", "v1", tarball)
+	if len(reqs) != 1 || reqs[0].Version != "1.41" || fake.pings != 1 {
+		t.Errorf("a streamed body: %v, %d pings", reqs, fake.pings)
 	}
 }

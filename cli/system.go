@@ -24,8 +24,8 @@ func versionCmd(g *globals) *cobra.Command {
 			var sv system.VersionResponse
 			c, err := g.client(ctx(cmd))
 			if err == nil {
-				client["ApiVersion"] = c.version
 				err = c.do(ctx(cmd), "GET", "/version", nil, nil, &sv)
+				client["ApiVersion"] = c.apiVersion() // settled by the request
 			}
 			if format != "" {
 				out := map[string]any{"Client": client}

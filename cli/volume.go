@@ -203,11 +203,14 @@ func volumePruneCmd(g *globals) *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client(ctx(cmd))
+			if err == nil {
+				err = c.settle(ctx(cmd)) // what prune means depends on the daemon's API version
+			}
 			if err != nil {
 				return err
 			}
 			warning := "WARNING! This will remove anonymous local volumes not used by at least one container."
-			if versionLess(c.version, "1.42") {
+			if versionLess(c.apiVersion(), "1.42") {
 				// Older daemons prune named volumes too, and know no "all".
 				warning = "WARNING! This will remove all local volumes not used by at least one container."
 			} else if all {

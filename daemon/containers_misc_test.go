@@ -230,3 +230,21 @@ print("left", len(c.containers.list(all=True)))
 		t.Errorf("python SDK: %v\nwant %q", r, want)
 	}
 }
+
+// create writes hostname, hosts and resolv.conf without waiting for the
+// disk; a start after a host crash finds one empty and writes them again.
+func TestStartRestoresEtcFiles(t *testing.T) {
+	e := newCtrEnv(t)
+	e.must("create", "--name", "etc", "--hostname", "h1", "--network", "none", "busybox", "cat", "/etc/hostname", "/etc/hosts")
+	for _, f := range []string{"{{.HostnamePath}}", "{{.HostsPath}}"} {
+		if err := os.Truncate(e.inspect("etc", f), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.must("start", "etc")
+	e.must("wait", "etc")
+	out := e.must("logs", "etc")
+	if !strings.HasPrefix(out, "h1\n") || !strings.Contains(out, "localhost") {
+		t.Errorf("a start after the files were emptied: %q", out)
+	}
+}

@@ -72,6 +72,9 @@ func (e *Engine) startLocked(ctx context.Context, x *ctr) (retErr error) {
 	e.warmer.warm()
 	c := x.snapshot()
 	tt := newTracer(c.ID)
+	if err := e.restoreFiles(c); err != nil {
+		return err
+	}
 	dir := e.stateDir(c.ID)
 	rootfs := filepath.Join(dir, "rootfs")
 	_ = unmountAll(rootfs)

@@ -25,7 +25,15 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		Init()
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	// The tests' containers live in /berth-test/<id>: the parent goes too
+	// (rmdir only: a run of these tests beside this one may still use it).
+	if ents, err := os.ReadDir("/sys/fs/cgroup"); err == nil {
+		for _, e := range ents {
+			_ = os.Remove(filepath.Join("/sys/fs/cgroup", e.Name(), "berth-test"))
+		}
+	}
+	os.Exit(code)
 }
 
 func requireRoot(t *testing.T) {

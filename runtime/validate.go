@@ -104,6 +104,7 @@ func validateAndCompile(spec *specs.Spec, bundle, seccompCache string) (string, 
 			}
 		}
 	}
+	tr("checked")
 	prog, err := seccomp.Compile(spec.Linux.Seccomp, seccompCache)
 	if err != nil {
 		return "", nil, invalid("linux.seccomp: %v", err)

@@ -173,6 +173,34 @@ func TestShimSleeps(t *testing.T) {
 	if !berthtest.WaitFor(5*time.Second, func() bool { return !berthtest.Alive(shim) }) {
 		t.Errorf("the shim %d outlived its container", shim)
 	}
+
+	// A container that closed its output: the sleeper does not poll the
+	// ended streams (they would wake it at once, over and over).
+	closed := strings.TrimSpace(e.must("run", "-d", "busybox", "sh", "-c", `exec >&- 2>&-; sleep 99999`))
+	shim = e.sleepingShim(closed)
+	before := switches(t, shim)
+	time.Sleep(2 * time.Second)
+	if after := switches(t, shim); after-before > 2 || shimWith(filepath.Join(e.d.ExecRoot, "containers", closed), "--sleep") != shim {
+		t.Errorf("the sleeping shim of a container without output woke: %d context switches in 2 s", after-before)
+	}
+}
+
+// switches is a process's voluntary context switches (its threads' sum is
+// not needed: the sleeper has one).
+func switches(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "voluntary_ctxt_switches:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	t.Fatalf("no voluntary_ctxt_switches for %d", pid)
+	return 0
 }
 
 // sleepingShim waits for the shim of container id to sleep ("berth shim

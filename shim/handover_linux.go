@@ -459,10 +459,15 @@ func (s *server) reexec(sleep bool) (err error) {
 		// Woken by: a connection, output (or its end), a waiting daemon
 		// that hangs up, and the container's end.
 		fds := []int{h.Listener}
-		if h.Console > 0 {
+		if h.Console > 0 && !s.ended[s.console] {
 			fds = append(fds, h.Console)
 		}
-		fds = append(append(fds, h.Outs...), h.Waiters...)
+		for i, f := range s.outs {
+			if !s.ended[f] {
+				fds = append(fds, h.Outs[i])
+			}
+		}
+		fds = append(fds, h.Waiters...)
 		list := make([]string, len(fds))
 		for i, fd := range fds {
 			list[i] = strconv.Itoa(fd)

@@ -114,6 +114,7 @@ type server struct {
 	console *os.File // pty master (Tty)
 	stdin   *os.File // write end of the container's stdin (Stdin, no Tty); nil once closed
 	outs    []*os.File
+	ended   map[*os.File]bool // outputs (or the console) at their end (s.mu)
 	copiers sync.WaitGroup
 	started chan struct{}
 	exited  chan struct{}
@@ -178,7 +179,7 @@ func newState(dir string, initExe func() (string, error)) (*server, error) {
 		return nil, err
 	}
 	s := &server{dir: dir, initExe: initExe, started: make(chan struct{}), exited: make(chan struct{}),
-		attached: map[*attachment]bool{}, execs: map[string]*execProc{},
+		attached: map[*attachment]bool{}, execs: map[string]*execProc{}, ended: map[*os.File]bool{},
 		paused: make(chan struct{}), unpaused: make(chan struct{})}
 	if s.cfg, err = decodeConfig(b); err != nil {
 		return nil, fmt.Errorf("%s: %w", ConfigFile, err)
@@ -322,7 +323,14 @@ func (s *server) copy(name string, stream byte, r *os.File) {
 			// The log may have failed (disk full): keep draining so the
 			// container never blocks on a full pipe.
 		}
-		_, _ = io.Copy(io.Discard, tee)
+		_, err := io.Copy(io.Discard, tee)
+		if err == nil || errors.Is(err, syscall.EIO) {
+			// The end of the stream: the sleeper must not poll it (it
+			// would wake at once, every time).
+			s.mu.Lock()
+			s.ended[r] = true
+			s.mu.Unlock()
+		}
 	}()
 }
 
