@@ -30,5 +30,7 @@ func installInit(dir string) (string, error) {
 	if h == "" {
 		h = strconv.FormatUint(uint64(crc32.Checksum(initBinary, crc32.MakeTable(crc32.Castagnoli))), 16)
 	}
-	return runtime.InstallInit(dir, "berth-init-"+h, initBinary)
+	p, err := runtime.InstallInit(dir, "berth-init-"+h, initBinary)
+	releasePages(initBinary)
+	return p, err
 }
