@@ -25,7 +25,7 @@ import (
 func TestMain(m *testing.M) {
 	if os.Getenv("BERTH_CLI_TEST_MAIN") == "1" {
 		root := &cobra.Command{Use: "berth", SilenceUsage: true, SilenceErrors: true}
-		Register(root)
+		RegisterFor(root, os.Args[1:])
 		root.SetArgs(os.Args[1:])
 		if err := root.Execute(); err != nil {
 			code, reported := ExitCode(err)

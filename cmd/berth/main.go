@@ -48,8 +48,9 @@ func main() {
 		root.AddCommand(daemon.Command(version, installInit))
 	case "--version", "-v":
 	default:
-		root.AddCommand(runtimecli.Command(initExe), daemon.Command(version, installInit))
-		cli.Register(root)
+		if !cli.RegisterFor(root, os.Args[1:]) {
+			root.AddCommand(runtimecli.Command(initExe), daemon.Command(version, installInit))
+		}
 	}
 	if err := root.Execute(); err != nil {
 		code, reported := runtimecli.ExitCode(err)
