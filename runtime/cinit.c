@@ -548,6 +548,29 @@ static void op_mount(struct rd *r) {
 	}
 }
 
+// open_parent opens the directory that holds dst inside the root (made
+// as needed with MK_DIR) and points base at dst's last element.
+static int open_parent(const char *dst, const char **base, int mk) {
+	char dir[4096];
+	const char *slash = strrchr(dst, '/');
+	size_t dl = slash ? (size_t)(slash - dst) : 0;
+	if (dl >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, dst, dl);
+	dir[dl] = 0;
+	if (dl == 0)
+		strcpy(dir, "/");
+	*base = slash ? slash + 1 : dst;
+	int pfd = resolve(dir, mk);
+	if (pfd < 0)
+		return -1;
+	int dfd = openat(pfd, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	close(pfd);
+	return dfd;
+}
+
 static void op_mknod(struct rd *r) {
 	const char *dst = rd_str(r);
 	uint32_t mode = rd_u32(r);
@@ -555,24 +578,13 @@ static void op_mknod(struct rd *r) {
 	uint32_t uid = rd_u32(r), gid = rd_u32(r);
 	// The parent directory, made as needed; the node itself replaces
 	// whatever the image had there (not following a symlink).
-	char dir[4096];
-	const char *slash = strrchr(dst, '/');
-	size_t dl = slash ? (size_t)(slash - dst) : 0;
-	memcpy(dir, dst, dl);
-	dir[dl] = 0;
-	if (dl == 0)
-		strcpy(dir, "/");
 	struct sb m = {.n = 0};
 	sb_str(&m, "device ");
 	sb_str(&m, dst);
-	int pfd = resolve(dir, MK_DIR);
-	if (pfd < 0)
-		fail(m.buf, errno);
-	int dfd = openat(pfd, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	close(pfd);
+	const char *base;
+	int dfd = open_parent(dst, &base, MK_DIR);
 	if (dfd < 0)
 		fail(m.buf, errno);
-	const char *base = slash ? slash + 1 : dst;
 	unlinkat(dfd, base, 0);
 	if (mknodat(dfd, base, mode, (dev_t)dev) < 0) {
 		sb_str(&m, ": mknod");
@@ -583,29 +595,12 @@ static void op_mknod(struct rd *r) {
 	close(dfd);
 }
 
-static int open_parent(const char *dst, const char **base) {
-	char dir[4096];
-	const char *slash = strrchr(dst, '/');
-	size_t dl = slash ? (size_t)(slash - dst) : 0;
-	memcpy(dir, dst, dl);
-	dir[dl] = 0;
-	if (dl == 0)
-		strcpy(dir, "/");
-	*base = slash ? slash + 1 : dst;
-	int pfd = resolve(dir, MK_NONE);
-	if (pfd < 0)
-		return -1;
-	int dfd = openat(pfd, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	close(pfd);
-	return dfd;
-}
-
 static void op_symlink(struct rd *r) {
 	const char *target = rd_str(r);
 	const char *dst = rd_str(r);
 	uint32_t ignore = rd_u32(r);
 	const char *base;
-	int dfd = open_parent(dst, &base);
+	int dfd = open_parent(dst, &base, MK_NONE);
 	if (dfd < 0) {
 		if (ignore)
 			return;
@@ -623,7 +618,7 @@ static void op_ptmx(void) {
 		return;
 	close(fd);
 	const char *base;
-	int dfd = open_parent("/dev/ptmx", &base);
+	int dfd = open_parent("/dev/ptmx", &base, MK_NONE);
 	if (dfd < 0)
 		fail("symlink /dev/ptmx", errno);
 	unlinkat(dfd, base, 0);

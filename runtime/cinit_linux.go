@@ -431,17 +431,8 @@ func compileProcess(w *plan, p *specs.Process, cfg *initConfig) error {
 // spawnC clones the init and starts it on the plan. The head of the plan
 // carries the file descriptors as this process has them; the child moves
 // them into place.
-func spawnC(o *spawnOpts) (_ *child, retErr error) {
-	parentSock, childSock, err := socketpair()
-	if err != nil {
-		return nil, err
-	}
-	defer childSock.Close()
-	defer func() {
-		if retErr != nil {
-			parentSock.Close()
-		}
-	}()
+// spawn made the sync socket pair; it closes both on an error.
+func spawnC(o *spawnOpts, parentSock, childSock *os.File) (*child, error) {
 	body := o.cinit
 	var w plan
 	w.u32(C.CINIT_MAGIC)

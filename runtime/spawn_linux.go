@@ -131,9 +131,6 @@ func (c *child) kill() {
 // joined PID namespace is entered on a locked thread of this process, so the
 // child is born in it.
 func spawn(o *spawnOpts) (_ *child, retErr error) {
-	if o.cinit != nil {
-		return spawnC(o)
-	}
 	parentSock, childSock, err := socketpair()
 	if err != nil {
 		return nil, err
@@ -144,6 +141,9 @@ func spawn(o *spawnOpts) (_ *child, retErr error) {
 			parentSock.Close()
 		}
 	}()
+	if o.cinit != nil {
+		return spawnC(o, parentSock, childSock)
+	}
 
 	// Each nil entry inherits ours. (Assign *os.File values only: a nil
 	// *os.File in an io.Reader would make exec close the fd.)

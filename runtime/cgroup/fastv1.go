@@ -2,7 +2,6 @@ package cgroup
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -194,11 +193,11 @@ func fastApply(paths map[string]string) bool {
 	if d := paths["cpuset"]; d != "" {
 		parent := filepath.Dir(d)
 		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-			v, err := os.ReadFile(filepath.Join(parent, f))
-			if err != nil || len(bytes.TrimSpace(v)) == 0 {
+			v, err := cgroups.ReadFile(parent, f)
+			if err != nil || strings.TrimSpace(v) == "" {
 				return undo() // the parent needs its own set-up first
 			}
-			if err := writeFile(d, f, string(v)); err != nil {
+			if err := cgroups.WriteFile(d, f, v); err != nil {
 				return undo()
 			}
 		}
@@ -224,26 +223,13 @@ func fastDevices(dir string, rules []*devconfig.Rule) (bool, error) {
 			return false, nil
 		}
 	}
-	if err := writeFile(dir, "devices.deny", "a"); err != nil {
+	if err := cgroups.WriteFile(dir, "devices.deny", "a"); err != nil {
 		return true, err
 	}
 	for _, r := range rules[1:] {
-		if err := writeFile(dir, "devices.allow", r.CgroupString()); err != nil {
+		if err := cgroups.WriteFile(dir, "devices.allow", r.CgroupString()); err != nil {
 			return true, err
 		}
 	}
 	return true, nil
-}
-
-// writeFile writes one value to a cgroup file, as one write(2).
-func writeFile(dir, file, v string) error {
-	fd, err := unix.Open(filepath.Join(dir, file), unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return &os.PathError{Op: "open", Path: filepath.Join(dir, file), Err: err}
-	}
-	defer unix.Close(fd)
-	if _, err := unix.Write(fd, []byte(v)); err != nil {
-		return fmt.Errorf("write %q to %s: %w", strings.TrimSpace(v), filepath.Join(dir, file), err)
-	}
-	return nil
 }
