@@ -218,18 +218,15 @@ func (h *handover) unmarshal(b []byte) error {
 	return nil
 }
 
-// kick arms the handover timer if this image has something to shed (s.mu
-// held).
+// kick arms the handover timer (s.mu held): a heavy image hands over to a
+// resumed one after shedDelay, a resumed one sleeps after sleepDelay.
 func (s *server) kick() {
+	if s.noShed {
+		return
+	}
 	delay := shedDelay
-	switch {
-	case s.noShed:
-		return
-	case s.heavy:
-	case s.light:
-		delay = sleepDelay
-	default:
-		return
+	if !s.heavy {
+		delay = sleepDelay // a resumed image: it sleeps
 	}
 	if s.shedT == nil {
 		s.shedT = time.AfterFunc(delay, s.shed)
@@ -245,7 +242,7 @@ func (s *server) idle() bool {
 	default:
 		return false
 	}
-	if !(s.heavy || s.light) || s.noShed || s.reaped || s.busy > 0 {
+	if s.noShed || s.reaped || s.busy > 0 {
 		return false
 	}
 	for a := range s.attached {
@@ -291,7 +288,7 @@ func (s *server) idle() bool {
 func (s *server) shed() {
 	s.mu.Lock()
 	if s.frozen != nil || !s.idle() {
-		if s.frozen == nil && !s.heavy && s.light && !s.reaped {
+		if s.frozen == nil && !s.heavy && !s.reaped {
 			// Awake for an attachment or an exec: look again later
 			// (their end may come without a request or output).
 			s.kick()
@@ -632,7 +629,6 @@ func resume(dir string, fd int, initExe func() (string, error)) (*server, error)
 	s.copyOutput()
 	go s.reap()
 	s.mu.Lock()
-	s.light = true
 	s.kick()
 	s.mu.Unlock()
 	runtime.Trace("shim: resumed")

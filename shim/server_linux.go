@@ -131,8 +131,7 @@ type server struct {
 
 	// Handing over to a fresh image (handover_linux.go).
 	busy     int           // requests being answered
-	heavy    bool          // package runtime or encoding/json ran in this image (the set-up, an exec): hand over when idle
-	light    bool          // a resumed image: sleeps (see sleep.c) once idle for sleepDelay
+	heavy    bool          // package runtime or encoding/json ran in this image (the set-up, an exec): hand over when idle; else sleep when idle
 	noShed   bool          // a handover failed: stay
 	frozen   chan struct{} // non-nil while handing over; closed if it is given up
 	shedT    *time.Timer
