@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,13 +28,13 @@ type apiClient struct {
 	http *http.Client
 	base string // scheme://authority
 	dial func(ctx context.Context) (net.Conn, error)
-	// mu guards version and settled (run's requests go out together).
+	// mu guards version (run's requests go out together).
 	mu      sync.Mutex
 	version string // API version of the requests
 	// settled: the daemon took a request at version (or said which it
 	// speaks). There is no ping first: a daemon that speaks an older API
 	// refuses the first request, and the client asks and sends it again.
-	settled bool
+	settled atomic.Bool
 }
 
 // apiVersion is the version requests are sent at.
@@ -41,18 +42,6 @@ func (c *apiClient) apiVersion() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.version
-}
-
-func (c *apiClient) isSettled() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.settled
-}
-
-func (c *apiClient) setSettled() {
-	c.mu.Lock()
-	c.settled = true
-	c.mu.Unlock()
 }
 
 func newAPIClient(host string) (*apiClient, error) {
@@ -116,11 +105,11 @@ func (c *apiClient) negotiate(ctx context.Context) error {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if v := resp.Header.Get("API-Version"); v != "" && versionLess(v, c.version) {
 		c.version = v
 	}
-	c.settled = true
+	c.mu.Unlock()
+	c.settled.Store(true)
 	return nil
 }
 
@@ -165,7 +154,7 @@ func (c *apiClient) send(ctx context.Context, method, path string, query url.Val
 // settle asks the daemon which API version it speaks unless a request
 // already told: before a request that cannot be sent twice.
 func (c *apiClient) settle(ctx context.Context) error {
-	if c.isSettled() {
+	if c.settled.Load() {
 		return nil
 	}
 	return c.negotiate(ctx)
@@ -193,9 +182,9 @@ func (c *apiClient) sendRaw(ctx context.Context, method, path string, query url.
 	}
 	resp, err := c.sendOnce(ctx, method, path, query, rd, contentType)
 	var ae *apiError
-	if c.isSettled() || !errors.As(err, &ae) || !tooNew(ae) {
+	if c.settled.Load() || !errors.As(err, &ae) || !tooNew(ae) {
 		if err == nil {
-			c.setSettled()
+			c.settled.Store(true)
 		}
 		return resp, err
 	}

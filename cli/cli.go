@@ -42,8 +42,8 @@ func (g *globals) hostFlag(root *cobra.Command) {
 	root.PersistentFlags().StringVarP(&g.host, "host", "H", "", "daemon address (default: $BERTH_HOST, $DOCKER_HOST, then "+DefaultHost+")")
 }
 
-// quickCmds are the top-level container commands that RegisterFor builds
-// alone: each as Register builds it.
+// quickCmds are the top-level container commands (containerCmds adds
+// pause and unpause), which RegisterFor also builds alone.
 var quickCmds = map[string]func(*globals) *cobra.Command{
 	"run": runCmd, "create": createCmd, "start": startCmd, "stop": stopCmd, "kill": killCmd,
 	"restart": restartCmd, "rm": rmCmd, "rename": renameCmd, "wait": waitCmd, "attach": attachCmd,

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -26,12 +28,13 @@ func containerCmds(g *globals) []*cobra.Command {
 		rm, renameCmd(g), waitCmd(g), attachCmd(g), execCmd(g), logsCmd(g), ls,
 		inspectContainerCmd(g), topCmd(g), portCmd(g), statsCmd(g), updateCmd(g), commitCmd(g),
 		exportCmd(g), cpCmd(g), containerPruneCmd(g))
-	return []*cobra.Command{noun, runCmd(g), createCmd(g), startCmd(g), stopCmd(g), killCmd(g), restartCmd(g),
+	top := []*cobra.Command{noun,
 		simpleCmd(g, "pause", "Pause all processes within one or more containers"),
-		simpleCmd(g, "unpause", "Unpause all processes within one or more containers"),
-		rmCmd(g), renameCmd(g), waitCmd(g), attachCmd(g), execCmd(g), logsCmd(g), psCmd(g),
-		inspectCmd(g), topCmd(g), portCmd(g), statsCmd(g), updateCmd(g), commitCmd(g), exportCmd(g),
-		cpCmd(g), eventsCmd(g)}
+		simpleCmd(g, "unpause", "Unpause all processes within one or more containers")}
+	for _, name := range slices.Sorted(maps.Keys(quickCmds)) {
+		top = append(top, quickCmds[name](g))
+	}
+	return top
 }
 
 // forEach runs fn on every named container, printing each name on success
