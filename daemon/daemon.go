@@ -113,6 +113,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	defer layers.WaitRemovals() // after the engine's Close: removed layers deleted before exit
 	images, err := image.Open(filepath.Join(cfg.DataRoot, "metadata.db"), blobs, layers)
 	if err != nil {
 		return err

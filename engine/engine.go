@@ -113,15 +113,13 @@ func New(o Options) (*Engine, error) {
 }
 
 // Close stops watching containers; they keep running, supervised by their
-// shims. It returns once removed containers' files are deleted.
+// shims. It returns once removed containers' records are deleted (their
+// layers are the store's: see snapshot.Store.WaitRemovals).
 func (e *Engine) Close() {
 	e.cancel()
 	e.wg.Wait()
 	e.spares.close()
 	e.trash.Wait()
-	if e.layers != nil {
-		e.layers.WaitRemovals()
-	}
 }
 
 // load reads every container record. A directory without a readable record

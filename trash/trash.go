@@ -55,9 +55,6 @@ func New(dir string, warn func(error)) (*Bin, error) {
 	return b, nil
 }
 
-// Dir is where discarded trees wait.
-func (b *Bin) Dir() string { return b.dir }
-
 // Discard moves path (a file or a tree) into the bin and deletes it in the
 // background. When it returns, path no longer exists. A path that does not
 // exist is not an error.

@@ -44,7 +44,8 @@ func TestDiscardMovesAtOnceAndDeletesLater(t *testing.T) {
 	root := t.TempDir()
 	var mu sync.Mutex
 	var warned []error
-	b, err := New(filepath.Join(root, "trash"), func(err error) { mu.Lock(); warned = append(warned, err); mu.Unlock() })
+	bin := filepath.Join(root, "trash")
+	b, err := New(bin, func(err error) { mu.Lock(); warned = append(warned, err); mu.Unlock() })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestDiscardMovesAtOnceAndDeletesLater(t *testing.T) {
 		}
 	}
 	b.Wait()
-	if got := entries(t, b.Dir()); len(got) != 0 {
+	if got := entries(t, bin); len(got) != 0 {
 		t.Errorf("bin holds %v after Wait", got)
 	}
 	for _, v := range victims {
@@ -108,7 +109,8 @@ func TestNewDeletesLeftovers(t *testing.T) {
 
 func TestConcurrentDiscards(t *testing.T) {
 	root := t.TempDir()
-	b, err := New(filepath.Join(root, "trash"), nil)
+	bin := filepath.Join(root, "trash")
+	b, err := New(bin, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +126,7 @@ func TestConcurrentDiscards(t *testing.T) {
 	}
 	wg.Wait()
 	b.Wait()
-	if got := entries(t, b.Dir()); len(got) != 0 {
+	if got := entries(t, bin); len(got) != 0 {
 		t.Errorf("bin holds %v", got)
 	}
 	if got := entries(t, root); len(got) != 1 {
