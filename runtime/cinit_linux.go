@@ -517,7 +517,11 @@ func spawnC(o *spawnOpts, parentSock, childSock *os.File) (*child, error) {
 	}
 
 	tr("clone")
-	pid := C.berth_cinit_spawn((*C.uint8_t)(unsafe.Pointer(&w.b[0])), C.size_t(len(w.b)), C.ulong(cloneFlags))
+	var pid C.long
+	_ = withChildAffinity(func() error {
+		pid = C.berth_cinit_spawn((*C.uint8_t)(unsafe.Pointer(&w.b[0])), C.size_t(len(w.b)), C.ulong(cloneFlags))
+		return nil
+	})
 	if pid < 0 {
 		return nil, fmt.Errorf("start init process: clone: %w", syscall.Errno(-pid))
 	}

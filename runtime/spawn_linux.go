@@ -220,7 +220,7 @@ func spawn(o *spawnOpts) (_ *child, retErr error) {
 		}
 	}
 
-	start := func() error { return cmd.Start() }
+	start := func() error { return withChildAffinity(cmd.Start) }
 	if pidJoin != "" {
 		f, err := os.Open(pidJoin)
 		if err != nil {
@@ -237,7 +237,7 @@ func spawn(o *spawnOpts) (_ *child, retErr error) {
 					errc <- fmt.Errorf("join pid namespace %s: %w", pidJoin, err)
 					return
 				}
-				errc <- cmd.Start()
+				errc <- withChildAffinity(cmd.Start)
 			}()
 			return <-errc
 		}

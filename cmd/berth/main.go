@@ -43,6 +43,9 @@ func main() {
 	// of the engines that drive it (a third of `--version`'s CPU was this).
 	switch first(os.Args[1:]) {
 	case "runtime":
+		if set, ok := pinnedFrom(); ok {
+			runtime.SetChildAffinity(set)
+		}
 		root.AddCommand(runtimecli.Command(initExe))
 	case "daemon":
 		root.AddCommand(daemon.Command(version, installInit))
