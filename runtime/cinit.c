@@ -253,16 +253,41 @@ static void trace(const char *phase) {
 }
 
 // wait_ok reads one line from the parent and fails unless it is "ok".
-static void wait_ok(const char *what) {
+// wait_ok_fds reads the parent's next line and dies unless it says "ok".
+// Descriptors the parent sends with it (SCM_RIGHTS) go to fds, up to max;
+// it returns how many. A descriptor that does not fit is an error: the
+// parent counted on it.
+static int wait_ok_fds(const char *what, int *fds, int max) {
 	char line[512];
 	size_t n = 0;
+	int nfds = 0;
 	for (;;) {
 		char c;
-		ssize_t r = read(sync_fd, &c, 1);
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int) * 32)];
+		} cm;
+		struct iovec iov = {.iov_base = &c, .iov_len = 1};
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf)};
+		ssize_t r = recvmsg(sync_fd, &msg, MSG_CMSG_CLOEXEC);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			fail(what, r < 0 ? errno : EPIPE);
+		for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h != NULL; h = CMSG_NXTHDR(&msg, h)) {
+			if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < k; i++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(fd));
+				if (nfds >= max)
+					fail(what, EMSGSIZE);
+				fds[nfds++] = fd;
+			}
+		}
+		if (msg.msg_flags & MSG_CTRUNC)
+			fail(what, EMSGSIZE);
 		if (c == '\n')
 			break;
 		if (n < sizeof(line) - 1)
@@ -276,6 +301,18 @@ static void wait_ok(const char *what) {
 		sb_str(&b, line);
 		die(b.buf);
 	}
+	return nfds;
+}
+
+static void wait_ok(const char *what) { wait_ok_fds(what, NULL, 0); }
+
+// join_cgroup moves this process into the cgroup (v1) whose "tasks" file
+// fd is, and closes it. Writing "0" moves the writer alone, without the
+// kernel's global threadgroup lock that a move by pid takes.
+static void join_cgroup(int fd) {
+	if (write(fd, "0", 1) != 1)
+		fail("join cgroup", errno);
+	close(fd);
 }
 
 // ---- credentials, without glibc's all-threads broadcast ----
@@ -1033,12 +1070,8 @@ static void child(const uint8_t *plan, size_t len) {
 		setsid();
 	// Into the container's cgroup (v1) before anything else.
 	uint32_t ncg = rd_u32(&r);
-	for (uint32_t i = 0; i < ncg; i++) {
-		int fd = (int)rd_u32(&r);
-		if (write(fd, "0", 1) != 1)
-			fail("join cgroup", errno);
-		close(fd);
-	}
+	for (uint32_t i = 0; i < ncg; i++)
+		join_cgroup((int)rd_u32(&r));
 	uint32_t njoin = rd_u32(&r);
 	for (uint32_t i = 0; i < njoin; i++) {
 		int fd = (int)rd_u32(&r);
@@ -1070,8 +1103,13 @@ static void child(const uint8_t *plan, size_t len) {
 	sync_fd = internal[0];
 	trace_fd = internal[3];
 	int statedir = internal[1], console = internal[2];
-	// The parent placed us in our cgroup (v2) and is ready.
-	wait_ok("wait for parent");
+	// The parent placed us in our cgroup (v2) and is ready. If it made the
+	// cgroup while this process was being made (its namespaces unshared
+	// above, in parallel), the v1 "tasks" files to join come along.
+	int late[32];
+	int nlate = wait_ok_fds("wait for parent", late, 32);
+	for (int i = 0; i < nlate; i++)
+		join_cgroup(late[i]);
 	umask(0);
 
 	const char *hostname = rd_str(&r);

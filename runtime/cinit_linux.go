@@ -462,9 +462,10 @@ func spawnC(o *spawnOpts, parentSock, childSock *os.File) (*child, error) {
 		}
 	}()
 	cloneFlags, unshareFlags := newFlags, 0
-	if len(joined) > 0 {
+	if len(joined) > 0 || o.unshareAll {
 		// New namespaces are made after the joins, so that a joined user
-		// namespace owns them; only the PID namespace must come from clone.
+		// namespace owns them, or in parallel with this process's work
+		// (unshareAll); only the PID namespace must come from clone.
 		cloneFlags, unshareFlags = newFlags&unix.CLONE_NEWPID, newFlags&^unix.CLONE_NEWPID
 	}
 	if cloneFlags&unix.CLONE_NEWUSER != 0 {

@@ -62,6 +62,9 @@ type spawnOpts struct {
 	// cgroupTasks are "tasks" files of the container's cgroup (v1): the
 	// child writes "0" to each before anything else (nsenter.c, cinit.c).
 	cgroupTasks []*os.File
+	// unshareAll: the cloned init (cinit) makes its new namespaces but
+	// the PID one with unshare, after the clone (see lateNamespaces).
+	unshareAll bool
 	// cinit, when set, is the plan of an init cloned from this process
 	// (cinit.c) instead of initPath; stateDir and console are then its
 	// exec FIFO's directory and the console socket (not in extraFiles).
@@ -80,17 +83,48 @@ type child struct {
 }
 
 func (c *child) send(v any) error {
-	var b []byte
+	b, err := syncLine(v)
+	if err != nil {
+		return err
+	}
+	_, err = c.conn.Write(b)
+	return err
+}
+
+// syncLine is v as a line of the sync protocol.
+func syncLine(v any) ([]byte, error) {
 	if m, ok := v.(syncMsg); ok && m.Error == "" && m.Fd == 0 && plainWord(m.Type) {
 		// What the C init is sent: no encoding/json set-up for three words.
-		b = []byte(`{"type":"` + m.Type + `"}`)
-	} else {
-		var err error
-		if b, err = json.Marshal(v); err != nil {
-			return err
-		}
+		return []byte(`{"type":"` + m.Type + `"}` + "\n"), nil
 	}
-	_, err := c.conn.Write(append(b, '\n'))
+	b, err := json.Marshal(v)
+	return append(b, '\n'), err
+}
+
+// sendFiles sends m with files attached (SCM_RIGHTS); the C init takes
+// them with the message (wait_ok_fds in cinit.c).
+func (c *child) sendFiles(m syncMsg, files []*os.File) error {
+	if len(files) == 0 {
+		return c.send(m)
+	}
+	b, err := syncLine(m)
+	if err != nil {
+		return err
+	}
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = int(f.Fd())
+	}
+	rc, err := c.conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	if cerr := rc.Write(func(fd uintptr) bool {
+		err = unix.Sendmsg(int(fd), b, unix.UnixRights(fds...), nil, 0)
+		return !errors.Is(err, unix.EAGAIN)
+	}); cerr != nil {
+		return cerr
+	}
 	return err
 }
 
@@ -287,6 +321,19 @@ func sortNamespaces(nss []specs.LinuxNamespace) (*nsSet, error) {
 		}
 	}
 	return s, nil
+}
+
+// lateNamespaces reports whether the namespaces are all new and none is
+// a user namespace: then an init cloned with only the PID one can unshare
+// the others itself, in parallel with its parent, in the same order and
+// owned by the same user namespace as a clone would make them.
+func lateNamespaces(nss []specs.LinuxNamespace) bool {
+	for _, ns := range nss {
+		if ns.Path != "" || ns.Type == specs.UserNamespace {
+			return false
+		}
+	}
+	return true
 }
 
 // checkJoinable refuses what joins cannot do: with namespaces to join, the
