@@ -603,33 +603,65 @@ func fieldByIndex(v reflect.Value, index []int) reflect.Value {
 // field is one decodable struct field.
 type field struct {
 	name   string
-	folded string
 	index  []int
 	tagged bool
 }
 
+// structInfo is a struct type's decodable fields, in index order. The
+// case-insensitive match, which documents rarely need, is a scan.
 type structInfo struct {
-	byName   map[string]*field
-	byFolded map[string]*field
+	fields []*field
+	byName map[string]*field
 }
 
 func (s *structInfo) lookup(key []byte) *field {
 	if f := s.byName[string(key)]; f != nil {
 		return f
 	}
-	return s.byFolded[foldName(key)]
+	// A folded name belongs to the first field in index order.
+	folded := foldName(key)
+	for _, f := range s.fields {
+		if foldName([]byte(f.name)) == folded {
+			return f
+		}
+	}
+	return nil
 }
 
 var structs sync.Map // reflect.Type → *structInfo
 
+// structOf is t's field table. It is built the first time a document has an
+// object for t, in every process that decodes one: kept cheap for the
+// common shape (no embedded structs, no two fields of one name).
 func structOf(t reflect.Type) *structInfo {
 	if s, ok := structs.Load(t); ok {
 		return s.(*structInfo)
 	}
-	s := &structInfo{byName: map[string]*field{}, byFolded: map[string]*field{}}
-	fields := collectFields(t)
-	// Go's dominance rule per name: the shallowest field; among equals, the
-	// one tagged; still tied, none.
+	fields, flat := collectFields(t)
+	s := &structInfo{byName: make(map[string]*field, len(fields))}
+	for _, f := range fields {
+		if _, dup := s.byName[f.name]; dup {
+			flat = false
+			break
+		}
+		s.byName[f.name] = f
+	}
+	if flat {
+		s.fields = fields
+	} else {
+		s.fields = dominant(fields)
+		clear(s.byName)
+		for _, f := range s.fields {
+			s.byName[f.name] = f
+		}
+	}
+	got, _ := structs.LoadOrStore(t, s)
+	return got.(*structInfo)
+}
+
+// dominant applies Go's dominance rule per name: the shallowest field; among
+// equals, the one tagged; still tied, none. The result is in index order.
+func dominant(fields []*field) []*field {
 	best := map[string][]*field{}
 	var order []string
 	for _, f := range fields {
@@ -664,38 +696,38 @@ func structOf(t reflect.Type) *structInfo {
 			chosen = append(chosen, top[0])
 		}
 	}
-	// A folded name belongs to the first field in index order.
 	slices.SortFunc(chosen, func(a, b *field) int { return slices.Compare(a.index, b.index) })
-	for _, f := range chosen {
-		s.byName[f.name] = f
-		if _, dup := s.byFolded[f.folded]; !dup {
-			s.byFolded[f.folded] = f
-		}
-	}
-	got, _ := structs.LoadOrStore(t, s)
-	return got.(*structInfo)
+	return chosen
 }
 
 // collectFields lists t's fields and those promoted from anonymous struct
-// fields, breadth first, in the order encoding/json considers them.
-func collectFields(t reflect.Type) []*field {
+// fields, breadth first, in the order encoding/json considers them. flat
+// says none was promoted (all are t's own, in index order).
+func collectFields(t reflect.Type) (out []*field, flat bool) {
 	type item struct {
 		t     reflect.Type
 		index []int
 	}
-	var out []*field
-	current, visited := []item{{t: t}}, map[reflect.Type]bool{}
-	for len(current) > 0 {
+	current := []item{{t: t}}
+	var visited, count map[reflect.Type]int // set from the second level on
+	for depth := 0; len(current) > 0; depth++ {
 		var next []item
-		count := map[reflect.Type]int{}
-		for _, it := range current {
-			count[it.t]++
+		if depth > 0 {
+			if visited == nil {
+				visited = map[reflect.Type]int{t: 1}
+			}
+			count = map[reflect.Type]int{}
+			for _, it := range current {
+				count[it.t]++
+			}
 		}
 		for _, it := range current {
-			if visited[it.t] {
-				continue
+			if depth > 0 {
+				if visited[it.t] > 0 {
+					continue
+				}
+				visited[it.t] = 1
 			}
-			visited[it.t] = true
 			for i := 0; i < it.t.NumField(); i++ {
 				sf := it.t.Field(i)
 				if sf.Anonymous {
@@ -717,7 +749,7 @@ func collectFields(t reflect.Type) []*field {
 				if !validTag(name) {
 					name = ""
 				}
-				index := append(append([]int(nil), it.index...), i)
+				index := append(append(make([]int, 0, len(it.index)+1), it.index...), i)
 				ft := sf.Type
 				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
 					ft = ft.Elem()
@@ -727,7 +759,7 @@ func collectFields(t reflect.Type) []*field {
 					if name == "" {
 						name = sf.Name
 					}
-					f := &field{name: name, folded: foldName([]byte(name)), index: index, tagged: tagged}
+					f := &field{name: name, index: index, tagged: tagged}
 					out = append(out, f)
 					if count[it.t] > 1 {
 						// Reached twice at this depth: the copies tie
@@ -739,9 +771,12 @@ func collectFields(t reflect.Type) []*field {
 				next = append(next, item{t: ft, index: index})
 			}
 		}
+		if depth == 0 {
+			flat = len(next) == 0
+		}
 		current = next
 	}
-	return out
+	return out, flat
 }
 
 // validTag is encoding/json's rule for a usable tag name.
@@ -751,6 +786,7 @@ func validTag(s string) bool {
 	}
 	for _, c := range s {
 		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
 		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
 			return false

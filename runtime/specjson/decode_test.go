@@ -221,3 +221,17 @@ func BenchmarkSpec(b *testing.B) {
 		}
 	}
 }
+
+// A process's first decode: the type tables built from nothing, as in every
+// `berth runtime` process (the caches are emptied each time).
+func BenchmarkSpecFirst(b *testing.B) {
+	data, _ := json.Marshal(richSpec())
+	for b.Loop() {
+		structs.Clear()
+		supportedTypes.Clear()
+		var s specs.Spec
+		if err := Unmarshal(data, &s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
