@@ -140,9 +140,18 @@ func TestHostRestartRestartPolicies(t *testing.T) {
 	e.must("run", "-d", "--name", "plain", "busybox", "sleep", "1000")
 	e.must("run", "-d", "--name", "unless-stopped-by-me", "--restart", "unless-stopped", "busybox", "sleep", "1000")
 	e.must("stop", "-t", "0", "unless-stopped-by-me")
+	// A --rm container's record is written without waiting for the disk:
+	// the crash may leave it empty, as ext4 can a file renamed into place
+	// before its data was flushed.
+	e.must("run", "-d", "--rm", "--name", "removes-itself", "busybox", "sleep", "1000")
+	lostID := e.inspect("removes-itself", "{{.Id}}")
+	lostDir := filepath.Join(e.d.DataRoot, "containers", lostID)
+	if err := os.Truncate(filepath.Join(lostDir, "container.json"), 0); err != nil {
+		t.Fatal(err)
+	}
 
 	var pids []int
-	for _, n := range []string{"always", "unless", "plain"} {
+	for _, n := range []string{"always", "unless", "plain", "removes-itself"} {
 		pid, _ := strconv.Atoi(e.inspect(n, "{{.State.Pid}}"))
 		pids = append(pids, pid)
 	}
@@ -191,6 +200,12 @@ func TestHostRestartRestartPolicies(t *testing.T) {
 	got := e.mustT("ps", "--format", "{{.Names}}")
 	if strings.Join(strings.Fields(got), " ") != "unless always" {
 		t.Errorf("ps after the host restart: %q", got)
+	}
+	if got := e.mustT("ps", "-a", "--format", "{{.Names}}"); strings.Contains(got, "removes-itself") {
+		t.Errorf("the --rm container whose record was lost is still listed: %q", got)
+	}
+	if exists(lostDir) {
+		t.Errorf("%s left after the host restart", lostDir)
 	}
 	if got := e.must("exec", "always", "echo", "back"); got != "back\n" {
 		t.Errorf("exec in a restarted container: %q", got)

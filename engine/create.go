@@ -129,7 +129,15 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	tt.step("create: etc files")
 	x.c.State = State{Status: StatusCreated}
 	x.mu.Lock()
-	err = e.save(x)
+	if c.HostConfig.AutoRemove {
+		// Made durable in the background: after a host crash a container
+		// that removes itself has nothing to come back to, and one whose
+		// record did not reach the disk is removed at the next start
+		// (Engine.load), as an auto-removed one would be.
+		err = e.saveSoon(x)
+	} else {
+		err = e.save(x)
+	}
 	x.busy = false
 	x.mu.Unlock()
 	tt.step("create: record saved")

@@ -137,15 +137,23 @@ type server struct {
 	shedT    *time.Timer
 	paused   chan struct{} // the accept loop stopped for a handover
 	unpaused chan struct{}
+
+	rtOnce sync.Once
+	rt     *runtime.Runtime
 }
 
+// runtime is this image's one Runtime: it keeps the container's record
+// from create to start and exit, which a fresh one would read and decode
+// again (0.3-0.4 ms each on a start's and an exit's path).
 func (s *server) runtime() *runtime.Runtime {
-	rt := runtime.New(s.cfg.RuntimeRoot)
-	rt.SeccompCache = s.cfg.SeccompCache
-	if s.initExe != nil {
-		rt.Init = s.initExe
-	}
-	return rt
+	s.rtOnce.Do(func() {
+		s.rt = runtime.New(s.cfg.RuntimeRoot)
+		s.rt.SeccompCache = s.cfg.SeccompCache
+		if s.initExe != nil {
+			s.rt.Init = s.initExe
+		}
+	})
+	return s.rt
 }
 
 type attachment struct {
