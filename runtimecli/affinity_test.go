@@ -1,17 +1,12 @@
 package runtimecli_test
 
 import (
-	"encoding/json"
-	"time"
-
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/berth-dev/berth/berthtest"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -40,15 +35,7 @@ func TestAffinity(t *testing.T) {
 			Args: []string{"sh", "-c", "grep Cpus_allowed_list /proc/self/status > " + filepath.Join(logDir, "hook")},
 		}}}
 	})
-	bg := h.startBerth(nil, "runtime", "--root", h.root, "run", "--bundle", c.bundle, c.id)
-	var st state
-	if !berthtest.WaitFor(5*time.Second, func() bool {
-		r := h.berth("state", c.id)
-		return r.code == 0 && json.Unmarshal([]byte(r.stdout), &st) == nil && st.Status == "running"
-	}) {
-		t.Fatalf("container never ran; run: %v", bg.wait())
-	}
-	c.track(st.Pid)
+	bg, st := c.runBackground()
 
 	// berth itself: one CPU, one of its own.
 	pinned := cpusAllowed(t, strconv.Itoa(bg.cmd.Process.Pid))

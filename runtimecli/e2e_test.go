@@ -62,15 +62,7 @@ func TestRunExitStatus(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
 		c := h.newContainer(withArgs("sleep", "30"))
-		bg := h.startBerth(nil, "runtime", "--root", h.root, "run", "--bundle", c.bundle, c.id)
-		var st state
-		if !berthtest.WaitFor(5*time.Second, func() bool {
-			r := h.berth("state", c.id)
-			return r.code == 0 && json.Unmarshal([]byte(r.stdout), &st) == nil && st.Status == "running"
-		}) {
-			t.Fatalf("container never ran; run: %v", bg.wait())
-		}
-		c.track(st.Pid)
+		bg, _ := c.runBackground()
 		h.mustBerth("kill", c.id, "KILL")
 		if r := bg.wait(); r.code != 137 {
 			t.Errorf("want exit 137 (128+SIGKILL): %v", r)

@@ -483,6 +483,22 @@ func (c *container) createStart() state {
 	return c.waitStatus("running")
 }
 
+// runBackground starts "run" of the container, waits (bounded) until it is
+// running and tracks its init.
+func (c *container) runBackground() (*bgBerth, state) {
+	c.h.t.Helper()
+	bg := c.h.startBerth(nil, "runtime", "--root", c.h.root, "run", "--bundle", c.bundle, c.id)
+	var st state
+	if !berthtest.WaitFor(5*time.Second, func() bool {
+		r := c.h.berth("state", c.id)
+		return r.code == 0 && json.Unmarshal([]byte(r.stdout), &st) == nil && st.Status == "running"
+	}) {
+		c.h.t.Fatalf("container never ran; run: %v", bg.wait())
+	}
+	c.track(st.Pid)
+	return bg, st
+}
+
 // run runs the container in the foreground ("run") and checks that it
 // cleaned up after itself.
 func (c *container) run(extra ...string) result {
