@@ -252,7 +252,6 @@ static void trace(const char *phase) {
 	write_all(trace_fd, b.buf, b.n);
 }
 
-// wait_ok reads one line from the parent and fails unless it is "ok".
 // wait_ok_fds reads the parent's next line and dies unless it says "ok".
 // Descriptors the parent sends with it (SCM_RIGHTS) go to fds, up to max;
 // it returns how many. A descriptor that does not fit is an error: the
@@ -304,6 +303,7 @@ static int wait_ok_fds(const char *what, int *fds, int max) {
 	return nfds;
 }
 
+// wait_ok is wait_ok_fds for a line that carries no descriptors.
 static void wait_ok(const char *what) { wait_ok_fds(what, NULL, 0); }
 
 // join_cgroup moves this process into the cgroup (v1) whose "tasks" file

@@ -119,11 +119,16 @@ func (c *child) sendFiles(m syncMsg, files []*os.File) error {
 	if err != nil {
 		return err
 	}
+	n := 0
 	if cerr := rc.Write(func(fd uintptr) bool {
-		err = unix.Sendmsg(int(fd), b, unix.UnixRights(fds...), nil, 0)
+		n, err = unix.SendmsgN(int(fd), b, unix.UnixRights(fds...), nil, 0)
 		return !errors.Is(err, unix.EAGAIN)
 	}); cerr != nil {
 		return cerr
+	}
+	if err == nil && n < len(b) {
+		// The files went with the first bytes; the rest of the line follows.
+		_, err = c.conn.Write(b[n:])
 	}
 	return err
 }
