@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"archive/tar"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -12,33 +11,10 @@ import (
 	"github.com/berth-dev/berth/berthtest"
 )
 
-// busyboxTar writes a root filesystem tarball with Debian's static busybox
-// and a few applet links, the offline image every test builds on.
+// busyboxTar is the offline image of these tests: busybox and the applets
+// they use.
 func busyboxTar(t *testing.T) string {
-	t.Helper()
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatalf("need /bin/busybox from busybox-static (make deps): %v", err)
-	}
-	p := filepath.Join(t.TempDir(), "rootfs.tar")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tw := tar.NewWriter(f)
-	for _, d := range []string{"bin/", "etc/", "tmp/"} {
-		_ = tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755})
-	}
-	_ = tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bb))})
-	_, _ = tw.Write(bb)
-	for _, a := range []string{"sh", "ls", "echo", "cat", "true"} {
-		_ = tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return berthtest.BusyboxTar(t, "sh", "ls", "echo", "cat", "true")
 }
 
 func docker(t *testing.T, d *berthtest.Daemon, args ...string) (string, error) {

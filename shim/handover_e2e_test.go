@@ -1,7 +1,6 @@
 package shim_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"fmt"
@@ -404,31 +403,8 @@ func (e *env) inspect(name, format string) string {
 	return strings.TrimSpace(e.must("inspect", "-f", format, name))
 }
 
-// busyboxTar is a root filesystem of /bin/busybox and the applets the
-// tests use.
+// busyboxTar is the offline image of these tests: busybox and the applets
+// they use.
 func busyboxTar(t *testing.T) string {
-	t.Helper()
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatalf("need /bin/busybox from busybox-static (make deps): %v", err)
-	}
-	p := filepath.Join(t.TempDir(), "busybox.tar")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tw := tar.NewWriter(f)
-	for _, d := range []string{"bin/", "tmp/"} {
-		_ = tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755})
-	}
-	_ = tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bb))})
-	_, _ = tw.Write(bb)
-	for _, a := range []string{"sh", "echo", "sleep", "cat", "true"} {
-		_ = tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return berthtest.BusyboxTar(t, "sh", "echo", "sleep", "cat", "true")
 }
