@@ -80,6 +80,7 @@ type CreateOpts struct {
 	NoNewKeyring  bool
 	PreserveFDs   int         // pass fds 3 .. 3+PreserveFDs-1 to the container
 	Stdio         [3]*os.File // nil entries inherit the caller's
+	Spec          *BundleSpec // Bundle's config.json already loaded (LoadSpec); nil: Create reads it
 }
 
 // Process is a container process started by this process (a container's init
@@ -102,10 +103,20 @@ func (c *Process) Wait() (int, error) {
 	return ExitStatus(ws), nil
 }
 
+// BundleSpec is a bundle's config.json as LoadSpec read it; CreateOpts.Spec
+// takes it so that Create does not read and decode the file again.
+type BundleSpec struct {
+	*specs.Spec
+	raw []byte
+}
+
 // LoadSpec reads and checks <bundle>/config.json.
-func LoadSpec(bundle string) (*specs.Spec, error) {
-	spec, _, err := loadSpec(bundle)
-	return spec, err
+func LoadSpec(bundle string) (*BundleSpec, error) {
+	spec, raw, err := loadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	return &BundleSpec{spec, raw}, nil
 }
 
 // loadSpec is LoadSpec that also returns the file's bytes.
@@ -153,8 +164,11 @@ func (r *Runtime) Create(o CreateOpts) (_ *Process, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, specJSON, err := loadSpec(bundle)
-	if err != nil {
+	var spec *specs.Spec
+	var specJSON []byte
+	if o.Spec != nil {
+		spec, specJSON = o.Spec.Spec, o.Spec.raw
+	} else if spec, specJSON, err = loadSpec(bundle); err != nil {
 		return nil, err
 	}
 	tr("spec loaded")

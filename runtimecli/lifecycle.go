@@ -73,6 +73,9 @@ func runCmd(g *globals) *cobra.Command {
 			var tty *ttyProxy
 			if c.consoleSocket == "" && !detach {
 				spec, err := runtime.LoadSpec(c.bundle)
+				if err == nil {
+					o.Spec = spec // read once
+				}
 				if err == nil && spec.Process != nil && spec.Process.Terminal {
 					if tty, err = newTTYProxy(); err != nil {
 						return err
