@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "cinit.h"
+#include "errtab.h"
 
 #ifndef MOUNT_ATTR_RDONLY
 struct mount_attr {
@@ -135,19 +136,14 @@ static void sb_u64(struct sb *b, uint64_t v) {
 	b->buf[b->n] = 0;
 }
 
-
+// sb_err appends Go's text for errno err.
 static void sb_err(struct sb *b, int err) {
-	const char *d = strerrordesc_np(err);
-	if (d == NULL) {
-		sb_str(b, "errno ");
-		sb_u64(b, (uint64_t)err);
+	if (err > 0 && err < BERTH_ERRTAB_LEN && berth_errtab[err] != NULL) {
+		sb_str(b, berth_errtab[err]);
 		return;
 	}
-	// Go's wording: lower-case first letter.
-	char first[2] = {d[0] >= 'A' && d[0] <= 'Z' ? (char)(d[0] - 'A' + 'a') : d[0], 0};
-	sb_str(b, first);
-	if (d[0])
-		sb_str(b, d + 1);
+	sb_str(b, "errno ");
+	sb_u64(b, (uint64_t)err);
 }
 
 // sb_quote appends s as Go's %q would for a plain string.

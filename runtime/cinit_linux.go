@@ -1,5 +1,7 @@
 package runtime
 
+//go:generate go run errtab_gen.go
+
 // #define _GNU_SOURCE
 // #include "cinit.h"
 import "C"

@@ -3,7 +3,7 @@
 # packages only. Installs nothing that is already there.
 set -euo pipefail
 pkgs=(
-	make gcc libc6-dev pkg-config libseccomp-dev # static build: cgo + libseccomp.a
+	make gcc libc6-dev musl-tools pkg-config libseccomp-dev # static build: cgo (musl) + libseccomp.a
 	busybox-static                               # offline container images
 	jq iproute2 procps util-linux curl nftables  # tests and scripts
 	docker.io skopeo python3-docker              # real clients the end-to-end tests drive (the docker CLI, the Python SDK)

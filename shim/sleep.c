@@ -46,7 +46,11 @@ static int parse_fds(const char *s, struct pollfd *fds) {
 	}
 }
 
-__attribute__((constructor)) static void berth_shim_sleep(int argc, char **argv, char **envp) {
+int berth_start_args(char ***argv); // runtime/startargs.c
+
+__attribute__((constructor)) static void berth_shim_sleep(void) {
+	char **argv;
+	int argc = berth_start_args(&argv);
 	if (argc != 8 || strcmp(argv[1], "shim") != 0 || strcmp(argv[2], "--sleep") != 0)
 		return;
 	struct pollfd fds[MAX_FDS + 1];
@@ -70,9 +74,9 @@ __attribute__((constructor)) static void berth_shim_sleep(int argc, char **argv,
 		close(pidfd);
 	}
 	char *next[] = {argv[0], "shim", "--resume", argv[5], argv[7], NULL};
-	execve(argv[6], next, envp);
+	execve(argv[6], next, environ);
 	int err = errno;
-	execve("/proc/self/exe", next, envp);
+	execve("/proc/self/exe", next, environ);
 	fprintf(stderr, "berth shim: wake up: exec %s: %s\n", argv[6], strerror(err));
 	_exit(1);
 }

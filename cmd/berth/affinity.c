@@ -8,8 +8,11 @@
 static cpu_set_t saved;
 static int pinned;
 
-__attribute__((constructor)) static void berth_pin_runtime(int argc, char **argv, char **envp) {
-	(void)envp;
+int berth_start_args(char ***argv); // runtime/startargs.c
+
+__attribute__((constructor)) static void berth_pin_runtime(void) {
+	char **argv;
+	int argc = berth_start_args(&argv);
 	if (argc < 2 || strcmp(argv[1], "runtime") != 0)
 		return;
 	if (sched_getaffinity(0, sizeof(saved), &saved) < 0 || CPU_COUNT(&saved) < 2)
