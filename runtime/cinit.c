@@ -1099,6 +1099,27 @@ static void child(const uint8_t *plan, size_t len) {
 	sync_fd = internal[0];
 	trace_fd = internal[3];
 	int statedir = internal[1], console = internal[2];
+	umask(0);
+	// The rootfs and the mounts that need neither the container's cgroup
+	// nor its cgroup namespace, while the parent may still be making the
+	// cgroup.
+	rootfs = rd_str(&r);
+	uint32_t root_prop = rd_u32(&r);
+	uint32_t final_prop = rd_u32(&r);
+	if (flags & F_MOUNTNS) {
+		if (mount("", "/", "", root_prop, "") < 0)
+			fail("mount propagation on /", errno);
+		make_parent_private(rootfs);
+		if (mount(rootfs, rootfs, "bind", MS_BIND | MS_REC, "") < 0)
+			fail3("mount bind ", rootfs, "", errno);
+		rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd < 0)
+			fail3("open ", rootfs, "", errno);
+		run_ops(&r);
+	} else if (rd_u32(&r) != 0) {
+		die("berth init: mounts planned without a mount namespace");
+	}
+	trace("early mounts");
 	// The parent placed us in our cgroup (v2) and is ready. If it made the
 	// cgroup while this process was being made (its namespaces unshared
 	// above, in parallel), the v1 "tasks" files to join come along.
@@ -1106,7 +1127,6 @@ static void child(const uint8_t *plan, size_t len) {
 	int nlate = wait_ok_fds("wait for parent", late, 32);
 	for (int i = 0; i < nlate; i++)
 		join_cgroup(late[i]);
-	umask(0);
 
 	const char *hostname = rd_str(&r);
 	const char *domainname = rd_str(&r);
@@ -1128,19 +1148,8 @@ static void child(const uint8_t *plan, size_t len) {
 			fail(what, errno);
 		close(fd);
 	}
-	rootfs = rd_str(&r);
-	uint32_t root_prop = rd_u32(&r);
-	uint32_t final_prop = rd_u32(&r);
 	trace("cinit cfg");
 	if (flags & F_MOUNTNS) {
-		if (mount("", "/", "", root_prop, "") < 0)
-			fail("mount propagation on /", errno);
-		make_parent_private(rootfs);
-		if (mount(rootfs, rootfs, "bind", MS_BIND | MS_REC, "") < 0)
-			fail3("mount bind ", rootfs, "", errno);
-		rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (rootfd < 0)
-			fail3("open ", rootfs, "", errno);
 		run_ops(&r);
 		close(rootfd);
 		rootfd = -1;

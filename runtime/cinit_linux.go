@@ -164,6 +164,33 @@ func compileCinit(cfg *initConfig) (*cinitBody, error) {
 		b.pivot = cpPivot
 	}
 
+	// The rootfs and the mounts that do not depend on the container's
+	// cgroup come first: the init makes them before it waits for its
+	// parent, which makes the cgroup meanwhile (on v1, in parallel).
+	b.str(cfg.Rootfs)
+	rootProp := unix.MS_SLAVE | unix.MS_REC
+	if f, ok := propagationFlags[spec.Linux.RootfsPropagation]; ok && f&unix.MS_SHARED == 0 {
+		rootProp = f
+	}
+	b.u32(uint32(rootProp))
+	b.u32(uint32(propagationFlags[spec.Linux.RootfsPropagation]))
+	var early, pre, post plan
+	if cfg.HasMountNS {
+		if err := compileMounts(&early, &pre, cfg); err != nil {
+			return nil, err
+		}
+		for _, m := range spec.Linux.MaskedPaths {
+			post.op(opMask)
+			post.str(m)
+		}
+		for _, m := range spec.Linux.ReadonlyPaths {
+			post.op(opROPath)
+			post.str(m)
+		}
+	}
+	b.u32(uint32(early.ops))
+	b.b = append(b.b, early.b...)
+
 	b.str(spec.Hostname)
 	b.str(spec.Domainname)
 	b.str("_ses." + cfg.ID)
@@ -179,28 +206,6 @@ func compileCinit(cfg *initConfig) (*cinitBody, error) {
 		b.str(v)
 		b.str(fmt.Sprintf("sysctl %s=%s", k, v))
 	}
-	b.str(cfg.Rootfs)
-	rootProp := unix.MS_SLAVE | unix.MS_REC
-	if f, ok := propagationFlags[spec.Linux.RootfsPropagation]; ok && f&unix.MS_SHARED == 0 {
-		rootProp = f
-	}
-	b.u32(uint32(rootProp))
-	b.u32(uint32(propagationFlags[spec.Linux.RootfsPropagation]))
-
-	var pre, post plan
-	if cfg.HasMountNS {
-		if err := compileMounts(&pre, cfg); err != nil {
-			return nil, err
-		}
-		for _, m := range spec.Linux.MaskedPaths {
-			post.op(opMask)
-			post.str(m)
-		}
-		for _, m := range spec.Linux.ReadonlyPaths {
-			post.op(opROPath)
-			post.str(m)
-		}
-	}
 	b.u32(uint32(pre.ops))
 	b.b = append(b.b, pre.b...)
 	b.u32(uint32(post.ops))
@@ -210,7 +215,7 @@ func compileCinit(cfg *initConfig) (*cinitBody, error) {
 			return nil, err
 		}
 	}
-	for _, e := range []error{pre.err, post.err, b.err} {
+	for _, e := range []error{early.err, pre.err, post.err, b.err} {
 		if e != nil {
 			return nil, e
 		}
@@ -221,8 +226,13 @@ func compileCinit(cfg *initConfig) (*cinitBody, error) {
 // mountFunc writes one opMount.
 type mountFunc func(src, dst, typ string, flags int, data string, mk, fallback uint32, prop []int, rset, rclr uint64, name string)
 
-// compileMounts writes what setupMounts does as operations.
-func compileMounts(w *plan, cfg *initConfig) error {
+// compileMounts writes what setupMounts does as operations: into early
+// the spec's mounts up to the first cgroup mount (none of them depends on
+// the container's cgroup or cgroup namespace), into pre the rest: cgroup
+// mounts, which need both, and the device nodes, which the container's
+// device cgroup must allow.
+func compileMounts(early, pre *plan, cfg *initConfig) error {
+	w := early
 	mnt := func(src, dst, typ string, flags int, data string, mk, fallback uint32, prop []int, rset, rclr uint64, name string) {
 		w.op(opMount)
 		w.str(src)
@@ -255,6 +265,7 @@ func compileMounts(w *plan, cfg *initConfig) error {
 			devBound = o.isBind()
 		}
 		if !o.isBind() && (m.Type == "cgroup" || m.Type == "cgroup2") {
+			w = pre
 			compileCgroupMount(w, cfg, dst, o, mnt)
 			continue
 		}
@@ -283,6 +294,7 @@ func compileMounts(w *plan, cfg *initConfig) error {
 		}
 		mnt(src, dst, m.Type, o.flags, strings.Join(o.data, ","), mkDir, fallback, o.prop, o.recSet, o.recClr, m.Destination)
 	}
+	w = pre
 	if !devBound {
 		for _, d := range containerDevices(cfg.Spec) {
 			dst := path.Clean("/" + d.Path)

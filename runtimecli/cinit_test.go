@@ -109,6 +109,10 @@ func TestCInitErrors(t *testing.T) {
 		{"bind onto a file's child", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/bin/busybox/x", Type: "tmpfs", Source: "tmpfs"})
 		}, "create mount point"},
+		{"early mount fails", func(s *specs.Spec) {
+			// Before the cgroup mount: made while berth still makes the cgroup.
+			s.Mounts = append([]specs.Mount{{Destination: "/bin/busybox/x", Type: "tmpfs", Source: "tmpfs"}}, s.Mounts...)
+		}, "create mount point"},
 		{"rlimit above the hard limit", func(s *specs.Spec) {
 			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NICE", Soft: 5, Hard: 3}}
 		}, "RLIMIT_NICE"},
