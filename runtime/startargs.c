@@ -11,8 +11,9 @@
 // words passed (every word before it is a pointer into the stack). This holds
 // until something calls setenv or putenv, which may move environ to the
 // heap; nothing does before the Go runtime starts, which is when berth's
-// constructors run. Returns argc and sets *argv, or returns 0 if environ
-// does not look like the initial stack.
+// constructors run (unsetenv, which nsenter.c calls, removes entries in
+// place in both libcs). Returns argc and sets *argv, or returns 0 if
+// environ does not look like the initial stack.
 #include <stdint.h>
 #include <unistd.h>
 
