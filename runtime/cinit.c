@@ -138,8 +138,9 @@ static void sb_u64(struct sb *b, uint64_t v) {
 
 // sb_err appends Go's text for errno err.
 static void sb_err(struct sb *b, int err) {
-	if (err > 0 && err < BERTH_ERRTAB_LEN && berth_errtab[err] != NULL) {
-		sb_str(b, berth_errtab[err]);
+	const char *t = berth_errno_text(err);
+	if (t != NULL) {
+		sb_str(b, t);
 		return;
 	}
 	sb_str(b, "errno ");

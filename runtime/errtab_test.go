@@ -8,10 +8,10 @@ import (
 	"testing"
 )
 
-// TestErrtabMatchesGo: errtab.h, the C init's errno texts, says what Go says
+// TestErrtabMatchesGo: errtab.c, the C code's errno texts, says what Go says
 // for every errno (go generate ./runtime rewrites it).
 func TestErrtabMatchesGo(t *testing.T) {
-	b, err := os.ReadFile("errtab.h")
+	b, err := os.ReadFile("errtab.c")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,16 +26,16 @@ func TestErrtabMatchesGo(t *testing.T) {
 		n, _ := strconv.Atoi(m[1])
 		s, err := strconv.Unquote(m[2])
 		if err != nil {
-			t.Fatalf("errtab.h entry %d: %v", n, err)
+			t.Fatalf("errtab.c entry %d: %v", n, err)
 		}
 		got[n] = s
 	}
 	if len(got) != len(want) {
-		t.Errorf("errtab.h has %d entries, Go knows %d errnos: run go generate ./runtime", len(got), len(want))
+		t.Errorf("errtab.c has %d entries, Go knows %d errnos: run go generate ./runtime", len(got), len(want))
 	}
 	for n, s := range want {
 		if got[n] != s {
-			t.Errorf("errtab.h errno %d = %q, Go says %q: run go generate ./runtime", n, got[n], s)
+			t.Errorf("errtab.c errno %d = %q, Go says %q: run go generate ./runtime", n, got[n], s)
 		}
 	}
 }

@@ -18,17 +18,24 @@
 #include <unistd.h>
 
 #include "cinit.h"
+#include "errtab.h"
 
 static int sync_fd = -1;
 
 static void fail(const char *what, int err) {
+	char text[32];
+	const char *t = berth_errno_text(err);
+	if (t == NULL) {
+		snprintf(text, sizeof(text), "errno %d", err);
+		t = text;
+	}
 	char buf[512];
-	int n = snprintf(buf, sizeof(buf), "{\"type\":\"error\",\"error\":\"%s: %s\"}\n", what, strerror(err));
+	int n = snprintf(buf, sizeof(buf), "{\"type\":\"error\",\"error\":\"%s: %s\"}\n", what, t);
 	if (sync_fd >= 0 && n > 0) {
 		ssize_t w = write(sync_fd, buf, (size_t)n);
 		(void)w;
 	} else {
-		fprintf(stderr, "berth init: %s: %s\n", what, strerror(err));
+		fprintf(stderr, "berth init: %s: %s\n", what, t);
 	}
 	_exit(1);
 }

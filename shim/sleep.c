@@ -46,7 +46,8 @@ static int parse_fds(const char *s, struct pollfd *fds) {
 	}
 }
 
-int berth_start_args(char ***argv); // runtime/startargs.c
+int berth_start_args(char ***argv);       // runtime/startargs.c
+const char *berth_errno_text(int err); // runtime/errtab.h
 
 __attribute__((constructor)) static void berth_shim_sleep(void) {
 	char **argv;
@@ -77,6 +78,10 @@ __attribute__((constructor)) static void berth_shim_sleep(void) {
 	execve(argv[6], next, environ);
 	int err = errno;
 	execve("/proc/self/exe", next, environ);
-	fprintf(stderr, "berth shim: wake up: exec %s: %s\n", argv[6], strerror(err));
+	const char *t = berth_errno_text(err);
+	if (t != NULL)
+		fprintf(stderr, "berth shim: wake up: exec %s: %s\n", argv[6], t);
+	else
+		fprintf(stderr, "berth shim: wake up: exec %s: errno %d\n", argv[6], err);
 	_exit(1);
 }
