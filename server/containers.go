@@ -468,10 +468,14 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 		Stdout: boolQuery(r, "stdout"), Stderr: boolQuery(r, "stderr"),
 		Out: conn, DetachKeys: keys, Logs: boolQuery(r, "logs"), Stream: boolQuery(r, "stream"),
 	}
+	var stdin io.Reader
 	if boolQuery(r, "stdin") {
-		o.Stdin = brw.Reader
+		stdin = brw.Reader
 	}
-	err = s.engine.Attach(context.Background(), c.ID, o)
+	ctx, stdin, cancel := hangupContext(conn, stdin)
+	defer cancel()
+	o.Stdin = stdin
+	err = s.engine.Attach(ctx, c.ID, o)
 	if err != nil && !errors.Is(err, engine.ErrDetached) {
 		// The stream has begun: the error can only be told in-band.
 		if !c.Config.Tty {

@@ -118,7 +118,7 @@ func TestShimHandsOverAttached(t *testing.T) {
 	if !strings.Contains(r.Stdout, "line39\n") {
 		t.Errorf("docker run's output ends early: %q", r.Stdout)
 	}
-	r = exe(30*time.Second, strings.NewReader("hello\n"), "docker", "-H", e.d.Host, "run", "-i", "--rm", "busybox", "sh", "-c", `read x; sleep 1; echo got:$x`)
+	r = exe(30*time.Second, strings.NewReader("hello\n"), "docker", "-H", e.d.Host, "run", "-i", "--rm", "busybox", "sh", "-c", `read x; sleep 3; echo got:$x`)
 	if r.Code != 0 || r.Stdout != "got:hello\n" {
 		t.Errorf("docker run -i: %v", r)
 	}

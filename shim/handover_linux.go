@@ -499,7 +499,10 @@ func (s *server) reopenLog() {
 }
 
 // peerClosed reports whether the other end of c has closed it (a waiting
-// daemon that went away): it would read EOF.
+// daemon that went away, an attached client that is gone). A peer that only
+// shut down its writing side (an attached client whose stdin ended: it
+// still reads output) has not: POLLHUP comes only when both directions are
+// shut, where a read would return EOF for either.
 func peerClosed(c *net.UnixConn) bool {
 	rc, err := c.SyscallConn()
 	if err != nil {
@@ -507,9 +510,9 @@ func peerClosed(c *net.UnixConn) bool {
 	}
 	closed := false
 	_ = rc.Control(func(fd uintptr) {
-		var b [1]byte
-		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		closed = err == nil && n == 0
+		p := []unix.PollFd{{Fd: int32(fd)}}
+		n, err := unix.Poll(p, 0)
+		closed = err == nil && n == 1 && p[0].Revents&unix.POLLHUP != 0
 	})
 	return closed
 }
