@@ -217,6 +217,7 @@ start_berth() {
 	LABEL[berth]="berth $("$BERTHBIN" --version 2>/dev/null | sed 's/^berth version //' | cut -c1-40)"
 	BSOCK=unix://$TMP/berth/berth.sock
 	BDATA=$TMP/berth/data
+	run_dir "$TMP/berth/exec" # runtime state on a tmpfs, as lib.sh gives every engine
 	# --bridge none: no container runs here, and the host's network stays as it is.
 	"$BERTHBIN" daemon --bridge none -H "$BSOCK" --data-root "$BDATA" --exec-root "$TMP/berth/exec" \
 		>"$TMP/berth/daemon.log" 2>&1 </dev/null &
@@ -229,15 +230,14 @@ start_berth() {
 	ACTIVE+=(berth)
 }
 
-start_docker() { start_dockerd "$TMP/docker"; }
-
 start_podman() {
 	local p=$TMP/podman
 	if ! command -v "$PODMAN" >/dev/null; then
 		not_available podman "not installed"
 		return
 	fi
-	mkdir -p "$p/root" "$p/run" "$p/tmp" "$p/bigtmp" "$p/networks"
+	mkdir -p "$p/root" "$p/tmp" "$p/bigtmp" "$p/networks"
+	run_dir "$p/run"
 	# podman 4.3 asks for nofile 1048576 unless told otherwise (PEERS.md);
 	# no journald here, no systemd.
 	cat >"$p/containers.conf" <<-EOF
@@ -355,7 +355,7 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 for e in $ENGINES; do
 	case $e in
 	berth) start_berth ;;
-	docker) start_docker ;;
+	docker) start_dockerd "$TMP/docker" ;;
 	podman) start_podman ;;
 	*) die "unknown engine $e (berth, docker, podman)" ;;
 	esac
