@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -67,32 +66,13 @@ func build() (string, error) {
 	if err := os.Chmod(buildDir, 0o755); err != nil {
 		return "", err
 	}
-	// As the Makefile: the init program, then berth with it embedded.
-	initBin := filepath.Join(buildDir, "berth-init")
+	// The Makefile's own recipe (the init program, then berth with it
+	// embedded; musl unless LIBC says otherwise), into this directory.
 	out := filepath.Join(buildDir, "berth")
-	ldflags := `-linkmode external -extldflags "-static"`
-	steps := [][]string{
-		{"build", "-tags", "netgo osusergo", "-ldflags", ldflags, "-o", initBin, "./cmd/berth-init"},
-		nil, // copy into cmd/berth for go:embed
-		{"build", "-tags", "netgo osusergo embedinit", "-ldflags", ldflags + " -X main.initHash=test" + strconv.FormatInt(time.Now().UnixNano(), 36), "-o", out, "./cmd/berth"},
-	}
-	for _, step := range steps {
-		if step == nil {
-			data, err := os.ReadFile(initBin)
-			if err != nil {
-				return "", err
-			}
-			if err := os.WriteFile(filepath.Join(modRoot, "cmd", "berth", "berth-init"), data, 0o644); err != nil {
-				return "", err
-			}
-			continue
-		}
-		cmd := exec.Command(goBin, step...)
-		cmd.Dir = modRoot
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("build berth: %v\n%s", err, b)
-		}
+	cmd := exec.Command("make", "-s", "berth", "BIN="+out)
+	cmd.Dir = modRoot
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build berth (make berth): %v\n%s", err, b)
 	}
 	return out, nil
 }
